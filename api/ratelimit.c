@@ -1,0 +1,4 @@
+/*
+ * ratelimit.c: placeholder so that the build lists every file.
+ */
+#include "core/banned.h"

@@ -1,0 +1,4 @@
+/*
+ * postgres.c: placeholder so that the build lists every file.
+ */
+#include "core/banned.h"

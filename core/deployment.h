@@ -1,0 +1,44 @@
+/*
+ * deployment.h: Coder's deployment options on top of the option engine.
+ *
+ * deployment_options is the table of all 216 options of Coder's server,
+ * in the order of DeploymentValues.Options() (the order of
+ * shared/reference/coder-options.tsv).  deployment_set_new builds an
+ * option set over it with the defaults that depend on the build and the
+ * environment filled in; deployment_config_json writes the "config" tree
+ * of GET /api/v2/deployment/config.
+ */
+#ifndef CODER_CFG_DEPLOYMENT_H
+#define CODER_CFG_DEPLOYMENT_H
+
+#include <jansson.h>
+
+#include "opt.h"
+
+#define DEPLOYMENT_OPTION_COUNT 216
+
+extern const struct opt_desc deployment_options[DEPLOYMENT_OPTION_COUNT];
+
+/*
+ * The Coder version we present (buildinfo, X-Coder-Build-Version), e.g.
+ * "v2.29.0+1a2b3c4", and the commit behind it ("" when unknown).  Both
+ * come from the build (see the Makefile's CODER_VERSION).
+ */
+const char *deployment_version(void);
+const char *deployment_commit(void);
+
+/*
+ * A new option set over deployment_options with the four dynamic defaults
+ * set for this build and envp: docs URL, telemetry, update check and cache
+ * directory.  Returns NULL when out of memory.
+ */
+struct opt_set *deployment_set_new(char *const *envp);
+
+/*
+ * The "config" object (options-semantics.md sections 7 and 9): fields in
+ * Go declaration order, omitempty where Go leaves fields out, secrets
+ * blanked or left out.  New reference, NULL when out of memory.
+ */
+json_t *deployment_config_json(const struct opt_set *set);
+
+#endif

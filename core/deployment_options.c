@@ -1,0 +1,4 @@
+/*
+ * deployment_options.c: placeholder so that the build lists every file.
+ */
+#include "banned.h"

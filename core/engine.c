@@ -1,0 +1,4 @@
+/*
+ * engine.c: placeholder so that the build lists every file.
+ */
+#include "banned.h"

@@ -1,0 +1,180 @@
+/*
+ * engine.h: the deployment's state, above the store interface.
+ *
+ * The engine is what api/ and tools/ use: users, API keys and their
+ * verification, the deployment statistics, CSP reports and config
+ * snapshots.  It talks only to backends/store.h, so it behaves the same on
+ * LMDB and PostgreSQL.  It is safe to call from many threads at once.
+ *
+ * Tokens are Coder's: "<10-char id>-<22-char secret>", both from
+ * [0-9A-Za-z]; only the SHA-256 of the secret is stored, and comparison is
+ * constant-time (libsodium).
+ */
+#ifndef CODER_CFG_ENGINE_H
+#define CODER_CFG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../backends/store.h"
+#include "err.h"
+
+#define ENGINE_TOKEN_LEN (STORE_KEY_ID_LEN + 1 + STORE_KEY_SECRET_LEN)
+
+struct engine;
+
+struct engine_options {
+    const char *config_dir;     /* LMDB directory (used when no pg_url) */
+    const char *pg_url;         /* PostgreSQL URL, or NULL / "" */
+    size_t pool_size;           /* PostgreSQL connections (0: default) */
+    int64_t connect_timeout_ns; /* PostgreSQL start-up retries (0: 30s) */
+};
+
+/*
+ * Opens the store the options select (PostgreSQL when pg_url is set,
+ * else LMDB under config_dir, created mode 0700 when missing) and loads
+ * or creates the deployment ID.
+ */
+int engine_open(struct engine **out, const struct engine_options *opt,
+                struct err *e);
+void engine_close(struct engine *en);
+
+/* The store underneath, for callers that need a record the engine
+ * does not wrap (tests, dump). */
+struct store *engine_store(struct engine *en);
+
+/* The deployment ID, stable for the life of the store. */
+const char *engine_deployment_id(const struct engine *en);
+
+/* --- users --------------------------------------------------------------- */
+
+/*
+ * Creates an active user.  username: 1-32 of [a-zA-Z0-9-], not starting or
+ * ending with '-' (Coder's rule); ERR_INVALID otherwise, ERR_EXISTS when
+ * taken (ignoring case).  roles is a set of enum store_role bits.
+ */
+int engine_user_create(struct engine *en, const char *username,
+                       const char *email, unsigned roles,
+                       struct store_user *out, struct err *e);
+
+/*
+ * Finds a non-deleted user the way Coder's {user} path parameter does: a
+ * UUID by id, anything else by username ignoring case.
+ */
+int engine_user_find(struct engine *en, const char *ref,
+                     struct store_user *out, struct err *e);
+
+int engine_user_set_status(struct engine *en, const char *id,
+                           enum store_user_status status, struct err *e);
+int engine_user_delete(struct engine *en, const char *id, struct err *e);
+int engine_user_list(struct engine *en, store_user_fn fn, void *ctx,
+                     struct err *e);
+
+/* Parses "owner,auditor" into role bits; "member" alone is 0. */
+int engine_roles_parse(const char *text, unsigned *roles, struct err *e);
+
+/* Writes role names (["owner","auditor"]) for display. */
+const char *engine_role_name(enum store_role role);
+
+/* --- API keys ------------------------------------------------------------ */
+
+/*
+ * Creates a token for user_id with the given lifetime (nanoseconds) and
+ * name (may be NULL or ""), login type "token".  token_out receives the
+ * full token text, the only time it exists; key_out (may be NULL) the
+ * stored record.
+ */
+int engine_token_create(struct engine *en, const char *user_id,
+                        int64_t lifetime_ns, const char *name,
+                        char token_out[ENGINE_TOKEN_LEN + 1],
+                        struct store_key *key_out, struct err *e);
+
+int engine_token_delete(struct engine *en, const char *key_id,
+                        struct err *e);
+int engine_token_list(struct engine *en, const char *user_id,
+                      store_key_fn fn, void *ctx, struct err *e);
+
+/* Why a presented token was refused; each maps to Coder's 401 detail. */
+enum engine_auth_result {
+    ENGINE_AUTH_OK,
+    ENGINE_AUTH_BAD_PARTS,     /* detail needs the part count */
+    ENGINE_AUTH_BAD_ID_LEN,    /* detail needs the id length */
+    ENGINE_AUTH_BAD_SECRET_LEN,/* detail needs the secret length */
+    ENGINE_AUTH_UNKNOWN_ID,
+    ENGINE_AUTH_BAD_SECRET,
+    ENGINE_AUTH_EXPIRED,       /* detail needs expires_at */
+    ENGINE_AUTH_USER_GONE,     /* key's user deleted or missing */
+    ENGINE_AUTH_SUSPENDED
+};
+
+struct engine_auth {
+    enum engine_auth_result result;
+    int count;                  /* parts or length, for the detail */
+    struct store_key key;
+    struct store_user user;
+};
+
+struct engine_auth_options {
+    int64_t now;                     /* 0: the current time */
+    const char *ip;                  /* client address for last-use */
+    bool disable_expiry_refresh;     /* CODER_DISABLE_SESSION_EXPIRY_... */
+};
+
+/*
+ * Verifies token (as presented, any length).  Returns 0 with out->result
+ * telling the verdict, or a negative code when the store failed (the
+ * caller answers 500 or 503).  On ENGINE_AUTH_OK, as Coder does: last_used
+ * is written when over an hour old, expiry slides forward when at least an
+ * hour into its lifetime (unless disabled), and a dormant user becomes
+ * active.  Key look-ups may be cached; a deleted key is never honoured
+ * once any replica has deleted it and the event has arrived.
+ */
+int engine_token_verify(struct engine *en, const char *token,
+                        const struct engine_auth_options *opt,
+                        struct engine_auth *out, struct err *e);
+
+/* --- deployment stats ---------------------------------------------------- */
+
+struct engine_stats {
+    int64_t aggregated_from;
+    int64_t collected_at;
+    int64_t next_update_at;
+    int64_t pending, building, running, failed, stopped;
+    double latency_p50_ms;      /* -1 with no samples */
+    double latency_p95_ms;
+    int64_t rx_bytes, tx_bytes;
+    int64_t session_vscode, session_ssh, session_jetbrains,
+        session_reconnecting_pty;
+};
+
+/*
+ * Computes /deployment/stats as Coder's metrics cache does, at time now
+ * with the given refresh interval (section 2.6 of api-behavior.md).
+ */
+int engine_stats_compute(struct engine *en, int64_t now,
+                         int64_t interval_ns, struct engine_stats *out,
+                         struct err *e);
+
+/* --- CSP reports, snapshots, replicas ------------------------------------ */
+
+/* Keeps at most this many reports, none older than the age limit. */
+#define ENGINE_CSP_KEEP_MAX 10000
+#define ENGINE_CSP_KEEP_NS (INT64_C(7) * 24 * 3600 * 1000000000)
+
+int engine_csp_record(struct engine *en, const char *json_body,
+                      struct err *e);
+
+/* Records this replica's config snapshot (JSON text built by the caller). */
+int engine_snapshot_record(struct engine *en, const char *replica_id,
+                           const char *json, struct err *e);
+
+/* Registers or refreshes a replica's heartbeat. */
+int engine_replica_heartbeat(struct engine *en,
+                             const struct store_replica *r, struct err *e);
+
+/* Stored update-check result (JSON text), or ERR_NOT_FOUND. */
+int engine_updatecheck_get(struct engine *en, char **json, struct err *e);
+int engine_updatecheck_put(struct engine *en, const char *json,
+                           struct err *e);
+
+#endif

@@ -1,0 +1,4 @@
+/*
+ * opt.c: placeholder so that the build lists every file.
+ */
+#include "banned.h"

@@ -1,0 +1,4 @@
+/*
+ * opt_yaml.c: placeholder so that the build lists every file.
+ */
+#include "banned.h"

@@ -1,0 +1,4 @@
+/*
+ * optval.c: placeholder so that the build lists every file.
+ */
+#include "banned.h"

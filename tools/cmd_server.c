@@ -1,0 +1,17 @@
+/*
+ * cmd_server.c: placeholder until the command is written.
+ */
+#include <stdio.h>
+
+#include "tools/cmd.h"
+#include "core/banned.h"
+
+int
+cmd_server(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    (void)envp;
+    fputs("coder-cfg: server is not available yet\n", stderr);
+    return 1;
+}
