@@ -152,7 +152,7 @@ $(B)/tests/check_optval: $(B)/tests/check_optval.o $(OPT_OBJS) \
 $(B)/tests/check_opt: $(B)/tests/check_opt.o $(OPT_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
 $(B)/tests/check_options_table: $(B)/tests/check_options_table.o \
-	$(OPT_OBJS) $(BASE_OBJS)
+	$(B)/core/deployment_options.o $(B)/core/version.o $(BASE_OBJS)
 $(B)/tests/check_store: $(B)/tests/check_store.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_engine: $(B)/tests/check_engine.o $(STORE_OBJS) \
