@@ -17,7 +17,11 @@
  * Transactions: every operation takes a struct store_txn *, which may be
  * NULL for a single operation in its own implicit transaction.  A write
  * transaction is needed for writes; read transactions never block writers.
- * After commit or abort the transaction handle is gone.
+ * After commit or abort the transaction handle is gone.  A thread holds at
+ * most one transaction at a time (LMDB's rule), and keeps read
+ * transactions short: a long reader pins old pages and holds up map
+ * growth.  When an operation inside an explicit transaction fails, the
+ * caller aborts the transaction; an implicit one is aborted for it.
  *
  * Errors: 0 on success, or ERR_NOT_FOUND, ERR_EXISTS (unique key taken),
  * ERR_CORRUPT (a record that does not decode), ERR_VERSION (written by a
@@ -45,6 +49,13 @@
 #define STORE_IP_MAX 64
 #define STORE_HOSTNAME_MAX 256
 #define STORE_VERSION_MAX 64
+
+/* The largest CSP report body and config snapshot a store accepts;
+ * longer ones fail with ERR_TOO_LARGE. */
+#define STORE_CSP_BODY_MAX ((size_t)1 << 20)
+#define STORE_SNAPSHOT_MAX ((size_t)16 << 20)
+/* The longest site config key (values are capped like snapshots). */
+#define STORE_SITE_KEY_MAX 128
 
 /* Site roles; a user with none is a member. */
 enum store_role {
@@ -169,13 +180,21 @@ struct store_options {
     size_t pool_size;           /* PostgreSQL: connections (0: default) */
     bool durable;               /* fsync every commit (default true) */
     int64_t connect_timeout_ns; /* PostgreSQL start-up retries (0: 30s) */
+    size_t map_size;            /* LMDB: first map size (0: 64 MiB) */
 };
 
 struct store;
 struct store_txn;
 
-/* Callbacks for scans: return 0 to go on, anything else stops the scan
- * and becomes the scan's return value. */
+/*
+ * Callbacks for scans: return 0 to go on, anything else stops the scan
+ * and becomes the scan's return value.  The record handed to a callback,
+ * heap members (body, json) included, belongs to the scan and is freed
+ * when the callback returns: a callback that keeps one copies it.
+ * Scans that run in their own implicit transaction hold it open while
+ * callbacks run, so callbacks should be quick and must not start another
+ * transaction on the same thread.
+ */
 typedef int (*store_user_fn)(const struct store_user *u, void *ctx);
 typedef int (*store_key_fn)(const struct store_key *k, void *ctx);
 typedef int (*store_workspace_fn)(const struct store_workspace *w,
@@ -315,8 +334,24 @@ struct store_base {
     const struct store_ops *ops;
 };
 
-/* Frees the heap members of records handed to callbacks that kept them. */
+/*
+ * Free the heap members of a record the caller owns (a deep copy kept
+ * from a scan, or one a backend built) and set them to NULL.  The struct
+ * itself is not freed; NULL is a no-op.
+ */
 void store_csp_free(struct store_csp_report *r);
 void store_snapshot_free(struct store_snapshot *snap);
+
+/*
+ * Cluster wrappers that answer as a single node when the backend leaves
+ * the op NULL: store_lock_try always grants (*got = true), store_unlock
+ * and store_subscribe succeed and do nothing, store_ping returns 0.
+ */
+int store_lock_try(struct store *s, const char *name, bool *got,
+                   struct err *e);
+int store_unlock(struct store *s, const char *name, struct err *e);
+int store_subscribe(struct store *s, store_event_fn fn, void *ctx,
+                    struct err *e);
+int store_ping(struct store *s, struct err *e);
 
 #endif

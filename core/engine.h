@@ -50,8 +50,10 @@ const char *engine_deployment_id(const struct engine *en);
 
 /*
  * Creates an active user.  username: 1-32 of [a-zA-Z0-9-], not starting or
- * ending with '-' (Coder's rule); ERR_INVALID otherwise, ERR_EXISTS when
- * taken (ignoring case).  roles is a set of enum store_role bits.
+ * ending with '-' and without "--", and not "new" or "create" (Coder's
+ * rule); ERR_INVALID otherwise, ERR_EXISTS when taken (ignoring case).
+ * email may be NULL or "" (at most STORE_EMAIL_MAX bytes).  roles is a
+ * set of enum store_role bits.  out may be NULL.
  */
 int engine_user_create(struct engine *en, const char *username,
                        const char *email, unsigned roles,
@@ -64,16 +66,24 @@ int engine_user_create(struct engine *en, const char *username,
 int engine_user_find(struct engine *en, const char *ref,
                      struct store_user *out, struct err *e);
 
+/* Sets a non-deleted user's status; ERR_NOT_FOUND when there is none. */
 int engine_user_set_status(struct engine *en, const char *id,
                            enum store_user_status status, struct err *e);
+
+/*
+ * Marks the user deleted (its username becomes free) and deletes its API
+ * keys in the same transaction, as Coder's trigger does.
+ */
 int engine_user_delete(struct engine *en, const char *id, struct err *e);
+
+/* Calls fn for every non-deleted user, in id order. */
 int engine_user_list(struct engine *en, store_user_fn fn, void *ctx,
                      struct err *e);
 
 /* Parses "owner,auditor" into role bits; "member" alone is 0. */
 int engine_roles_parse(const char *text, unsigned *roles, struct err *e);
 
-/* Writes role names (["owner","auditor"]) for display. */
+/* The name of one role bit ("owner", "user-admin"), or NULL. */
 const char *engine_role_name(enum store_role role);
 
 /* --- API keys ------------------------------------------------------------ */
@@ -89,6 +99,11 @@ int engine_token_create(struct engine *en, const char *user_id,
                         char token_out[ENGINE_TOKEN_LEN + 1],
                         struct store_key *key_out, struct err *e);
 
+/*
+ * Creation fails with ERR_NOT_FOUND when the user does not exist or is
+ * deleted, ERR_INVALID for a lifetime under one second or a name over
+ * STORE_TOKEN_NAME_MAX.  Deletion is ERR_NOT_FOUND for an unknown id.
+ */
 int engine_token_delete(struct engine *en, const char *key_id,
                         struct err *e);
 int engine_token_list(struct engine *en, const char *user_id,
@@ -149,8 +164,13 @@ struct engine_stats {
 
 /*
  * Computes /deployment/stats as Coder's metrics cache does, at time now
- * with the given refresh interval (section 2.6 of api-behavior.md).
+ * with the given refresh interval (section 2.6 of api-behavior.md).  now
+ * is rounded to microseconds first (Coder's dbtime.Now), so that
+ * aggregated_from = now - 15 min and collected_at = now are both whole
+ * microseconds.  Reading more than ENGINE_STATS_ROWS_MAX agent stats rows
+ * in the window fails with ERR_TOO_LARGE.
  */
+#define ENGINE_STATS_ROWS_MAX ((size_t)10000000)
 int engine_stats_compute(struct engine *en, int64_t now,
                          int64_t interval_ns, struct engine_stats *out,
                          struct err *e);
@@ -161,6 +181,10 @@ int engine_stats_compute(struct engine *en, int64_t now,
 #define ENGINE_CSP_KEEP_MAX 10000
 #define ENGINE_CSP_KEEP_NS (INT64_C(7) * 24 * 3600 * 1000000000)
 
+/*
+ * Stores a report received now and prunes the oldest beyond the limits,
+ * in one durable commit.  ERR_TOO_LARGE over STORE_CSP_BODY_MAX.
+ */
 int engine_csp_record(struct engine *en, const char *json_body,
                       struct err *e);
 
@@ -168,7 +192,8 @@ int engine_csp_record(struct engine *en, const char *json_body,
 int engine_snapshot_record(struct engine *en, const char *replica_id,
                            const char *json, struct err *e);
 
-/* Registers or refreshes a replica's heartbeat. */
+/* Registers or refreshes a replica's heartbeat: r is stored with
+ * heartbeat_at set to now (and started_at too when it is 0). */
 int engine_replica_heartbeat(struct engine *en,
                              const struct store_replica *r, struct err *e);
 
