@@ -92,6 +92,9 @@ OPT_SRCS := \
 STORE_SRCS := \
 	backends/lmdb.c \
 	backends/postgres.c \
+	backends/postgres_cluster.c \
+	backends/postgres_conn.c \
+	backends/postgres_schema.c \
 	backends/store.c \
 	core/engine.c
 
@@ -117,6 +120,7 @@ TESTS := \
 	check_opt \
 	check_optval \
 	check_options_table \
+	check_postgres \
 	check_store
 
 objs = $(patsubst %.c,$(B)/%.o,$(1))
@@ -129,6 +133,8 @@ ALL_OBJS := $(BASE_OBJS) $(OPT_OBJS) $(STORE_OBJS) $(API_OBJS) \
 	$(TOOL_OBJS)
 TEST_BINS := $(addprefix $(B)/tests/,$(TESTS))
 TEST_UTIL := $(B)/tests/testutil.o
+TEST_PG := $(B)/tests/pgutil.o
+PG_OBJS := $(call objs,$(filter backends/postgres%,$(STORE_SRCS)))
 
 .PHONY: all run check check-build lint bench install clean
 all: $(BIN)
@@ -154,7 +160,9 @@ $(B)/tests/check_opt: $(B)/tests/check_opt.o $(OPT_OBJS) $(BASE_OBJS) \
 $(B)/tests/check_options_table: $(B)/tests/check_options_table.o \
 	$(B)/core/deployment_options.o $(B)/core/version.o $(BASE_OBJS)
 $(B)/tests/check_store: $(B)/tests/check_store.o $(STORE_OBJS) \
-	$(BASE_OBJS) $(TEST_UTIL)
+	$(BASE_OBJS) $(TEST_UTIL) $(TEST_PG)
+$(B)/tests/check_postgres: $(B)/tests/check_postgres.o $(PG_OBJS) \
+	$(BASE_OBJS) $(TEST_UTIL) $(TEST_PG)
 $(B)/tests/check_engine: $(B)/tests/check_engine.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_dump: $(B)/tests/check_dump.o $(BASE_OBJS) $(TEST_UTIL)
@@ -186,4 +194,5 @@ install: $(BIN)
 clean:
 	rm -rf build coder-cfg
 
--include $(ALL_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_UTIL:.o=.d)
+-include $(ALL_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_UTIL:.o=.d) \
+	$(TEST_PG:.o=.d)
