@@ -942,33 +942,44 @@ END_TEST
 static void
 add_contract(TCase *tc, int f)
 {
-    tcase_add_loop_test(tc, store_deployment_id_is_created_once_and_kept, f, f + 1);
+    tcase_add_loop_test(tc, store_deployment_id_is_created_once_and_kept,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_site_get_missing_is_not_found, f, f + 1);
-    tcase_add_loop_test(tc, store_site_put_overwrites_and_survives_reopen, f, f + 1);
+    tcase_add_loop_test(tc, store_site_put_overwrites_and_survives_reopen,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_user_round_trips_every_field, f, f + 1);
     tcase_add_loop_test(tc, store_user_get_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_user_name_is_unique_ignoring_case, f, f + 1);
     tcase_add_loop_test(tc, store_user_duplicate_id_is_exists, f, f + 1);
     tcase_add_loop_test(tc, store_deleted_user_frees_its_name, f, f + 1);
-    tcase_add_loop_test(tc, store_user_update_renames_and_refuses_taken_names, f, f + 1);
+    tcase_add_loop_test(tc, store_user_update_renames_and_refuses_taken_names,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_user_update_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_user_list_sees_every_user, f, f + 1);
     tcase_add_loop_test(tc, store_key_round_trips_every_field, f, f + 1);
     tcase_add_loop_test(tc, store_key_get_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_key_duplicate_id_is_exists, f, f + 1);
-    tcase_add_loop_test(tc, store_expired_key_is_kept_as_stored_and_touch_revives_it, f, f + 1);
+    tcase_add_loop_test(tc, store_expired_key_is_kept_as_stored_and_touch_revives_it,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_key_touch_missing_is_not_found, f, f + 1);
-    tcase_add_loop_test(tc, store_key_delete_is_immediate_and_list_is_per_user, f, f + 1);
+    tcase_add_loop_test(tc, store_key_delete_is_immediate_and_list_is_per_user,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_workspace_put_is_an_upsert, f, f + 1);
-    tcase_add_loop_test(tc, store_stat_scan_since_walks_in_time_order, f, f + 1);
-    tcase_add_loop_test(tc, store_scan_stops_with_the_callback_value, f, f + 1);
+    tcase_add_loop_test(tc, store_stat_scan_since_walks_in_time_order,
+                        f, f + 1);
+    tcase_add_loop_test(tc, store_scan_stops_with_the_callback_value,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_csp_append_scans_oldest_first, f, f + 1);
-    tcase_add_loop_test(tc, store_csp_prune_keeps_the_newest_within_age, f, f + 1);
-    tcase_add_loop_test(tc, store_snapshot_history_is_kept_oldest_first, f, f + 1);
+    tcase_add_loop_test(tc, store_csp_prune_keeps_the_newest_within_age,
+                        f, f + 1);
+    tcase_add_loop_test(tc, store_snapshot_history_is_kept_oldest_first,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_replica_put_is_an_upsert, f, f + 1);
     tcase_add_loop_test(tc, store_txn_commit_shows_and_abort_hides, f, f + 1);
-    tcase_add_loop_test(tc, store_keeps_accepting_writes_as_it_grows, f, f + 1);
-    tcase_add_loop_test(tc, store_single_node_wrappers_answer_sensibly, f, f + 1);
+    tcase_add_loop_test(tc, store_keeps_accepting_writes_as_it_grows,
+                        f, f + 1);
+    tcase_add_loop_test(tc, store_single_node_wrappers_answer_sensibly,
+                        f, f + 1);
 }
 
 int
