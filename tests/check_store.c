@@ -437,7 +437,7 @@ START_TEST(store_key_duplicate_id_is_exists)
 }
 END_TEST
 
-START_TEST(store_expired_key_is_kept_as_stored_and_touch_revives_it)
+START_TEST(store_expired_key_is_kept_and_touch_revives_it)
 {
     struct tctx c;
     struct store_user u = new_user("iris");
@@ -959,7 +959,7 @@ add_contract(TCase *tc, int f)
     tcase_add_loop_test(tc, store_key_round_trips_every_field, f, f + 1);
     tcase_add_loop_test(tc, store_key_get_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_key_duplicate_id_is_exists, f, f + 1);
-    tcase_add_loop_test(tc, store_expired_key_is_kept_as_stored_and_touch_revives_it,
+    tcase_add_loop_test(tc, store_expired_key_is_kept_and_touch_revives_it,
                         f, f + 1);
     tcase_add_loop_test(tc, store_key_touch_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_key_delete_is_immediate_and_list_is_per_user,
