@@ -374,6 +374,194 @@ START_TEST(bad_row_is_corrupt_not_trusted)
 }
 END_TEST
 
+/* ---- every record kind round-trips (the contract suite goes further) ---- */
+
+static int
+count_user(const struct store_user *u, void *ctx)
+{
+    (void)u;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+START_TEST(users_are_unique_by_name_ignoring_case_among_live_ones)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    struct store_user a, b, got;
+    int n = 0;
+
+    make_user(&a, "Alice");
+    make_user(&b, "aLICE");
+    ck_assert_int_eq(OPS->user_insert(s, NULL, &a, NULL), 0);
+    ck_assert_int_eq(OPS->user_insert(s, NULL, &b, NULL), ERR_EXISTS);
+    ck_assert_int_eq(OPS->user_insert(s, NULL, &a, NULL), ERR_EXISTS);
+    ck_assert_int_eq(OPS->user_get_by_name(s, NULL, "ALICE", &got, NULL),
+                     0);
+    ck_assert_str_eq(got.id, a.id);
+    ck_assert_str_eq(got.email, "Alice@example.com");
+    ck_assert(got.created_at == a.created_at);
+
+    /* Deleting frees the name; renaming onto a live name is refused. */
+    a.deleted = true;
+    ck_assert_int_eq(OPS->user_update(s, NULL, &a, NULL), 0);
+    ck_assert_int_eq(OPS->user_insert(s, NULL, &b, NULL), 0);
+    a.deleted = false;
+    ck_assert_int_eq(OPS->user_update(s, NULL, &a, NULL), ERR_EXISTS);
+    make_user(&got, "carol");
+    ck_assert_int_eq(OPS->user_update(s, NULL, &got, NULL), ERR_NOT_FOUND);
+    ck_assert_int_eq(OPS->user_list(s, NULL, count_user, &n, NULL), 0);
+    ck_assert_int_eq(n, 2);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
+static int
+keep_key(const struct store_key *k, void *ctx)
+{
+    *(struct store_key *)ctx = *k;
+    return 7;
+}
+
+START_TEST(keys_round_trip_touch_and_delete)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    struct store_key k, got;
+    char uid[STORE_UUID_LEN + 1];
+
+    util_uuid_new(uid);
+    make_key(&k, uid);
+    k.hashed_secret[0] = 0x01;
+    k.hashed_secret[31] = 0xfe;
+    snprintf(k.ip_address, sizeof(k.ip_address), "10.0.0.1");
+    ck_assert_int_eq(OPS->key_insert(s, NULL, &k, NULL), 0);
+    ck_assert_int_eq(OPS->key_insert(s, NULL, &k, NULL), ERR_EXISTS);
+    ck_assert_int_eq(OPS->key_get(s, NULL, k.id, &got, NULL), 0);
+    ck_assert_int_eq(memcmp(&got, &k, sizeof(k)), 0);
+
+    k.last_used = k.created_at + 5;
+    k.expires_at += 60;
+    memset(k.ip_address, 0, sizeof(k.ip_address));
+    snprintf(k.ip_address, sizeof(k.ip_address), "::1");
+    ck_assert_int_eq(OPS->key_touch(s, NULL, &k, NULL), 0);
+    ck_assert_int_eq(OPS->key_list_by_user(s, NULL, uid, keep_key, &got,
+                                           NULL), 7);
+    ck_assert_int_eq(memcmp(&got, &k, sizeof(k)), 0);
+    ck_assert_int_eq(OPS->key_delete(s, NULL, k.id, NULL), 0);
+    ck_assert_int_eq(OPS->key_delete(s, NULL, k.id, NULL), ERR_NOT_FOUND);
+    ck_assert_int_eq(OPS->key_touch(s, NULL, &k, NULL), ERR_NOT_FOUND);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
+static int
+sum_csp(const struct store_csp_report *r, void *ctx)
+{
+    int64_t *ids = ctx;
+
+    ids[ids[0] + 1] = r->id;
+    ids[0]++;
+    return strncmp(r->body, "{\"n\":", 5) == 0 ? 0 : ERR_MISMATCH;
+}
+
+START_TEST(csp_reports_prune_oldest_first)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    int64_t ids[8] = { 0 };
+    int64_t id, first = 0;
+    char body[32];
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(body, sizeof(body), "{\"n\":%d}", i);
+        ck_assert_int_eq(OPS->csp_append(s, NULL, 100 + i, body, &id,
+                                         NULL), 0);
+        ck_assert(i == 0 || id > first);
+        if (i == 0)
+            first = id;
+    }
+    ck_assert_int_eq(OPS->csp_prune(s, NULL, 3, 0, NULL), 0);
+    ck_assert_int_eq(OPS->csp_scan(s, NULL, sum_csp, ids, NULL), 0);
+    ck_assert_int_eq(ids[0], 3);
+    ck_assert(ids[1] == first + 2);
+    ck_assert_int_eq(OPS->csp_prune(s, NULL, 10, 104, NULL), 0);
+    ids[0] = 0;
+    ck_assert_int_eq(OPS->csp_scan(s, NULL, sum_csp, ids, NULL), 0);
+    ck_assert_int_eq(ids[0], 1);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
+static int
+count_stat(const struct store_agent_stat *st, void *ctx)
+{
+    ck_assert(st->connection_median_latency_ms == 1.25);
+    (*(int *)ctx)++;
+    return 0;
+}
+
+START_TEST(stats_scan_from_a_time_and_duplicates_exist)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    struct store_agent_stat st;
+    int n = 0;
+
+    memset(&st, 0, sizeof(st));
+    st.connection_median_latency_ms = 1.25;
+    for (int i = 0; i < 4; i++) {
+        st.created_at = 1000 + i;
+        util_uuid_new(st.id);
+        ck_assert_int_eq(OPS->stat_append(s, NULL, &st, NULL), 0);
+    }
+    ck_assert_int_eq(OPS->stat_append(s, NULL, &st, NULL), ERR_EXISTS);
+    ck_assert_int_eq(OPS->stat_scan_since(s, NULL, 1002, count_stat, &n,
+                                          NULL), 0);
+    ck_assert_int_eq(n, 2);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
+START_TEST(transactions_commit_or_leave_nothing)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    struct store_txn *t;
+    struct store_user a, b, got;
+    char *v = NULL;
+
+    make_user(&a, "dave");
+    make_user(&b, "erin");
+    ck_assert_int_eq(OPS->begin(s, true, &t, NULL), 0);
+    ck_assert_int_eq(OPS->user_insert(s, t, &a, NULL), 0);
+    ck_assert_int_eq(OPS->site_put(s, t, "k", "v1", NULL), 0);
+    OPS->abort(t);
+    ck_assert_int_eq(OPS->user_get(s, NULL, a.id, &got, NULL),
+                     ERR_NOT_FOUND);
+    ck_assert_int_eq(OPS->site_get(s, NULL, "k", &v, NULL), ERR_NOT_FOUND);
+
+    /* A taken key inside a transaction leaves it usable. */
+    ck_assert_int_eq(OPS->user_insert(s, NULL, &b, NULL), 0);
+    ck_assert_int_eq(OPS->begin(s, true, &t, NULL), 0);
+    ck_assert_int_eq(OPS->user_insert(s, t, &b, NULL), ERR_EXISTS);
+    ck_assert_int_eq(OPS->user_insert(s, t, &a, NULL), 0);
+    ck_assert_int_eq(OPS->commit(t, NULL), 0);
+    ck_assert_int_eq(OPS->user_get(s, NULL, a.id, &got, NULL), 0);
+
+    /* A read transaction refuses writes. */
+    ck_assert_int_eq(OPS->begin(s, false, &t, NULL), 0);
+    ck_assert_int_eq(OPS->site_put(s, t, "k", "v2", NULL), ERR_INVALID);
+    OPS->abort(t);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
 /* ---- outages ---- */
 
 static int64_t
@@ -477,6 +665,11 @@ main(void)
     tcase_add_test(tc, snapshot_from_one_replica_is_an_event_on_another);
     tcase_add_test(tc, cluster_lock_goes_to_one_handle_at_a_time);
     tcase_add_test(tc, bad_row_is_corrupt_not_trusted);
+    tcase_add_test(tc, users_are_unique_by_name_ignoring_case_among_live_ones);
+    tcase_add_test(tc, keys_round_trip_touch_and_delete);
+    tcase_add_test(tc, csp_reports_prune_oldest_first);
+    tcase_add_test(tc, stats_scan_from_a_time_and_duplicates_exist);
+    tcase_add_test(tc, transactions_commit_or_leave_nothing);
     tcase_add_test(tc, outage_fails_fast_and_the_same_handle_recovers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -9,6 +9,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 pgdir=$(mktemp -d /tmp/coder-cfg-pg.XXXXXX)
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
+# Suites that need a server of their own start it with this script.
+export TEST_PG_SH="$top/tests/pg.sh"
 
 cleanup() { "$top/tests/pg.sh" stop "$pgdir"; }
 trap cleanup EXIT INT TERM
