@@ -331,7 +331,7 @@ START_TEST(every_problem_is_reported_together)
     struct run r = { 0 };
     const char *argv[] = { "--no-such-flag", "--http-address", NULL };
     const char *envp[] = { "CODER_SESSION_DURATION=90",
-                     "CODER_PG_AUTH=kerberos", NULL };
+                           "CODER_PG_AUTH=kerberos", NULL };
 
     run_real(&r, argv, envp);
     ck_assert_int_eq(r.rc, ERR_INVALID);
@@ -428,7 +428,7 @@ START_TEST(old_name_of_an_alias_pair_warns_once)
 {
     struct run r = { 0 };
     const char *envp[] = { "CODER_NOTIFICATIONS_EMAIL_FROM=a@example.test",
-                     NULL };
+                           NULL };
 
     run_real(&r, NULL, envp);
     ck_assert_int_eq(r.rc, 0);
@@ -446,8 +446,8 @@ START_TEST(unknown_coder_env_warns_with_a_suggestion)
 {
     struct run r = { 0 };
     const char *envp[] = { "CODER_ACCES_URL=x", "CODER_CONFIG_DIR=/tmp",
-                     "CODER_ZZZZZZZZZZZZZZZZZZZ=1", "OTHER_THING=1",
-                     NULL };
+                           "CODER_ZZZZZZZZZZZZZZZZZZZ=1", "OTHER_THING=1",
+                           NULL };
 
     run_real(&r, NULL, envp);
     ck_assert_int_eq(r.rc, 0);
@@ -465,7 +465,7 @@ START_TEST(env_names_ignore_case_and_the_last_wins)
 {
     struct run r = { 0 };
     const char *envp[] = { "CODER_ACCESS_URL=https://a.test",
-                     "coder_access_url=https://b.test", NULL };
+                           "coder_access_url=https://b.test", NULL };
 
     run_real(&r, NULL, envp);
     ck_assert_int_eq(r.rc, 0);
@@ -479,8 +479,9 @@ START_TEST(homebrew_name_only_when_the_main_one_is_absent)
 {
     struct run a = { 0 }, b = { 0 };
     const char *both[] = { "HOMEBREW_CODER_ACCESS_URL=https://brew.test",
-                     "CODER_ACCESS_URL=", NULL };
-    const char *brew[] = { "HOMEBREW_CODER_ACCESS_URL=https://brew.test", NULL };
+                           "CODER_ACCESS_URL=", NULL };
+    const char *brew[] = { "HOMEBREW_CODER_ACCESS_URL=https://brew.test",
+                           NULL };
 
     run_real(&a, NULL, both);
     run_real(&b, NULL, brew);
@@ -500,7 +501,7 @@ START_TEST(flag_forms_follow_pflag)
 {
     struct run r = { 0 };
     const char *argv[] = { "--addr", "h:1", "-vq", "pos1", "-ah:2", "--wait=2m",
-                     "--", "--addr", NULL };
+                           "--", "--addr", NULL };
 
     run_table(&r, small, NSMALL, argv, NULL);
     ck_assert_int_eq(r.rc, 0);
