@@ -14,6 +14,7 @@
 
 #include "backends/store.h"
 #include "core/util.h"
+#include "tests/pgutil.h"
 #include "tests/testutil.h"
 
 #define SEC UTIL_NS_PER_SEC
@@ -57,9 +58,36 @@ lmdb_teardown(void *state)
     tu_rmtree(state);
 }
 
+/* Runs wherever TEST_PG_URL is set (run.sh sets it even when PostgreSQL
+ * failed to start, so that the suite fails rather than skips). */
+static bool
+postgres_available(void)
+{
+    return getenv("TEST_PG_URL") != NULL;
+}
+
+/* A fresh database in the shared test server for each test. */
+static void
+postgres_setup(struct store_options *opt, void **state)
+{
+    char *url = tu_pg_new_database();
+
+    opt->url = url;
+    opt->pool_size = 4;
+    *state = url;
+}
+
+static void
+postgres_teardown(void *state)
+{
+    tu_pg_drop_database(state);
+}
+
 /* ===== The fixture table: one row per backend. ========================= */
 static const struct fixture fixtures[] = {
     { "lmdb", &store_lmdb_ops, lmdb_available, lmdb_setup, lmdb_teardown },
+    { "postgres", &store_postgres_ops, postgres_available, postgres_setup,
+      postgres_teardown },
 };
 /* ======================================================================= */
 
