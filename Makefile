@@ -115,6 +115,7 @@ TOOL_SRCS := \
 TESTS := \
 	check_api \
 	check_base \
+	check_config \
 	check_dump \
 	check_engine \
 	check_opt \
@@ -157,6 +158,8 @@ $(B)/tests/check_optval: $(B)/tests/check_optval.o $(OPT_OBJS) \
 	$(BASE_OBJS)
 $(B)/tests/check_opt: $(B)/tests/check_opt.o $(OPT_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
+$(B)/tests/check_config: $(B)/tests/check_config.o $(OPT_OBJS) \
+	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_options_table: $(B)/tests/check_options_table.o \
 	$(B)/core/deployment_options.o $(B)/core/version.o $(BASE_OBJS)
 $(B)/tests/check_store: $(B)/tests/check_store.o $(STORE_OBJS) \

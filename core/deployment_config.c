@@ -1,4 +1,701 @@
 /*
- * deployment_config.c: placeholder so that the build lists every file.
+ * deployment_config.c: the deployment option set and its "config" JSON.
+ *
+ * deployment_set_new fills in the four defaults that Coder computes when
+ * it starts (docs URL, telemetry, update check, cache directory), so that
+ * they show in "default", in help and in YAML exactly as a real server
+ * shows them.
+ *
+ * deployment_config_json walks one static tree that mirrors the Go struct
+ * DeploymentValues field by field (options-semantics.md section 9).  Go's
+ * encoder writes fields in declaration order, which is neither the order
+ * of the option table nor alphabetical, so the tree is the only place
+ * that order lives.  Leaves name the json_path of the option that owns
+ * them; the value itself always comes from the set.
  */
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "deployment.h"
 #include "banned.h"
+
+/* --- dynamic defaults ---------------------------------------------------- */
+
+/* The value of name in envp (first occurrence, as Go reads it), or NULL. */
+static const char *
+env_get(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (; envp != NULL && *envp != NULL; envp++) {
+        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+            return *envp + len + 1;
+    }
+    return NULL;
+}
+
+static bool
+is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/*
+ * Writes path to out (which must be empty) cleaned the way Go's
+ * filepath.Clean does: repeated slashes folded, "." dropped, ".."
+ * removing the element before it (kept at the front of a relative path,
+ * dropped at the root), no trailing slash, "." for nothing at all.
+ */
+static int
+clean_path(const char *path, struct buf *out)
+{
+    bool rooted = path[0] == '/';
+    size_t keep, seg;
+    const char *p = path;
+    int rc = rooted ? buf_addc(out, '/') : 0;
+
+    keep = out->len;
+    while (rc == 0 && *p != '\0') {
+        seg = strcspn(p, "/");
+        if (seg == 0 || (seg == 1 && p[0] == '.')) {
+            /* An empty or "." element adds nothing. */
+        } else if (seg == 2 && p[0] == '.' && p[1] == '.') {
+            if (out->len > keep) {
+                /* Drop the last element and its separator. */
+                while (out->len > keep && out->data[out->len - 1] != '/')
+                    out->len--;
+                if (out->len > keep)
+                    out->len--;
+            } else if (!rooted) {
+                rc = buf_adds(out, out->len > 0 ? "/.." : "..");
+                keep = out->len;
+            }
+        } else {
+            if (out->len > (rooted ? 1u : 0u))
+                rc = buf_addc(out, '/');
+            if (rc == 0)
+                rc = buf_add(out, p, seg);
+        }
+        p += seg;
+        p += *p == '/';
+    }
+    if (rc == 0 && out->len == 0)
+        rc = buf_addc(out, '.');
+    if (rc == 0 && out->data != NULL)
+        out->data[out->len] = '\0';
+    return rc;
+}
+
+/*
+ * Go's os.UserCacheDir on Linux: $XDG_CACHE_HOME when it is an absolute
+ * path, else $HOME/.cache; NULL when neither works.  The result points
+ * into envp or into scratch.
+ */
+static const char *
+user_cache_dir(char *const *envp, struct buf *scratch)
+{
+    const char *xdg = env_get(envp, "XDG_CACHE_HOME");
+    const char *home = env_get(envp, "HOME");
+
+    if (is_set(xdg))
+        return xdg[0] == '/' ? xdg : NULL;
+    if (!is_set(home))
+        return NULL;
+    if (buf_addf(scratch, "%s/.cache", home) != 0)
+        return NULL;
+    return buf_str(scratch);
+}
+
+/*
+ * Coder's DefaultCacheDir: filepath.Join(BASE, "coder"), where BASE is
+ * $CLIDOCGEN_CACHE_DIRECTORY, $CACHE_DIRECTORY (systemd), the user cache
+ * directory or the temporary directory, the first that is set.
+ */
+static int
+cache_dir(char *const *envp, struct buf *out)
+{
+    const char *base = env_get(envp, "CLIDOCGEN_CACHE_DIRECTORY");
+    struct buf scratch, joined;
+    int rc;
+
+    buf_init(&scratch);
+    buf_init(&joined);
+    if (!is_set(base))
+        base = env_get(envp, "CACHE_DIRECTORY");
+    if (!is_set(base))
+        base = user_cache_dir(envp, &scratch);
+    if (!is_set(base))
+        base = env_get(envp, "TMPDIR");
+    if (!is_set(base))
+        base = "/tmp";
+
+    rc = buf_addf(&joined, "%s/coder", base);
+    if (rc == 0)
+        rc = clean_path(buf_str(&joined), out);
+    buf_release(&joined);
+    buf_release(&scratch);
+    return rc;
+}
+
+/*
+ * Coder's DefaultDocsURL: the version without anything after a "-" or a
+ * "+"; v0.0.0 (a dev build) points at the unversioned docs.
+ */
+static int
+docs_url(const char *version, struct buf *out)
+{
+    size_t n = strcspn(version, "-");
+
+    n = strcspn(version, "+") < n ? strcspn(version, "+") : n;
+    if (n == 6 && strncmp(version, "v0.0.0", 6) == 0)
+        return buf_adds(out, "https://coder.com/docs");
+    return buf_addf(out, "https://coder.com/docs/@%.*s", (int)n, version);
+}
+
+struct opt_set *
+deployment_set_new(char *const *envp)
+{
+    const char *version = deployment_version();
+    struct opt_set *set;
+    struct buf docs, cache;
+    int rc;
+
+    set = opt_set_new(deployment_options, DEPLOYMENT_OPTION_COUNT);
+    if (set == NULL)
+        return NULL;
+    buf_init(&docs);
+    buf_init(&cache);
+
+    rc = docs_url(version, &docs);
+    if (rc == 0)
+        rc = opt_set_set_default(set, "Docs URL", buf_str(&docs));
+    if (rc == 0)
+        rc = opt_set_set_default(set, "Telemetry Enable", "true");
+    if (rc == 0)
+        rc = opt_set_set_default(set, "Update Check",
+                                 strstr(version, "-devel") ? "false" :
+                                 "true");
+    if (rc == 0)
+        rc = cache_dir(envp, &cache);
+    if (rc == 0)
+        rc = opt_set_set_default(set, "Cache Directory", buf_str(&cache));
+
+    buf_release(&docs);
+    buf_release(&cache);
+    if (rc != 0) {
+        opt_set_free(set);
+        return NULL;
+    }
+    return set;
+}
+
+/* --- the config tree ----------------------------------------------------- */
+
+enum node_flags {
+    OMIT_ZERO = 1 << 0,     /* Go's omitempty on a plain field */
+    ALWAYS_FALSE = 1 << 1   /* a bool that no option sets */
+};
+
+/*
+ * One field of DeploymentValues.  A leaf has path (the json_path of its
+ * option); an object has kids, a list ended by a node with key NULL.
+ */
+struct node {
+    const char *key;
+    const char *path;
+    const struct node *kids;
+    unsigned flags;
+};
+
+#define LEAF(k, p) { k, p, NULL, 0 }
+#define OMIT(k, p) { k, p, NULL, OMIT_ZERO }
+#define OBJ(k, kids) { k, NULL, kids, 0 }
+#define END { NULL, NULL, NULL, 0 }
+
+static const struct node derp_server[] = {
+    LEAF("enable", "derp.server.enable"),
+    LEAF("region_id", "derp.server.region_id"),
+    LEAF("region_code", "derp.server.region_code"),
+    LEAF("region_name", "derp.server.region_name"),
+    LEAF("stun_addresses", "derp.server.stun_addresses"),
+    LEAF("relay_url", "derp.server.relay_url"),
+    END
+};
+
+static const struct node derp_config[] = {
+    LEAF("block_direct", "derp.config.block_direct"),
+    LEAF("force_websockets", "derp.config.force_websockets"),
+    LEAF("url", "derp.config.url"),
+    LEAF("path", "derp.config.path"),
+    END
+};
+
+static const struct node derp[] = {
+    OBJ("server", derp_server),
+    OBJ("config", derp_config),
+    END
+};
+
+static const struct node prometheus[] = {
+    LEAF("enable", "prometheus.enable"),
+    LEAF("address", "prometheus.address"),
+    LEAF("collect_agent_stats", "prometheus.collect_agent_stats"),
+    LEAF("collect_db_metrics", "prometheus.collect_db_metrics"),
+    LEAF("aggregate_agent_stats_by", "prometheus.aggregate_agent_stats_by"),
+    END
+};
+
+static const struct node pprof[] = {
+    LEAF("enable", "pprof.enable"),
+    LEAF("address", "pprof.address"),
+    END
+};
+
+static const struct node oauth2_github[] = {
+    LEAF("client_id", "oauth2.github.client_id"),
+    LEAF("client_secret", "oauth2.github.client_secret"),
+    LEAF("device_flow", "oauth2.github.device_flow"),
+    LEAF("default_provider_enable", "oauth2.github.default_provider_enable"),
+    LEAF("allowed_orgs", "oauth2.github.allowed_orgs"),
+    LEAF("allowed_teams", "oauth2.github.allowed_teams"),
+    LEAF("allow_signups", "oauth2.github.allow_signups"),
+    LEAF("allow_everyone", "oauth2.github.allow_everyone"),
+    LEAF("enterprise_base_url", "oauth2.github.enterprise_base_url"),
+    END
+};
+
+static const struct node oauth2[] = {
+    OBJ("github", oauth2_github),
+    END
+};
+
+static const struct node oidc[] = {
+    LEAF("allow_signups", "oidc.allow_signups"),
+    LEAF("client_id", "oidc.client_id"),
+    LEAF("client_secret", "oidc.client_secret"),
+    LEAF("client_key_file", "oidc.client_key_file"),
+    LEAF("client_cert_file", "oidc.client_cert_file"),
+    LEAF("email_domain", "oidc.email_domain"),
+    LEAF("issuer_url", "oidc.issuer_url"),
+    LEAF("scopes", "oidc.scopes"),
+    LEAF("ignore_email_verified", "oidc.ignore_email_verified"),
+    LEAF("username_field", "oidc.username_field"),
+    LEAF("name_field", "oidc.name_field"),
+    LEAF("email_field", "oidc.email_field"),
+    LEAF("auth_url_params", "oidc.auth_url_params"),
+    LEAF("ignore_user_info", "oidc.ignore_user_info"),
+    LEAF("source_user_info_from_access_token",
+         "oidc.source_user_info_from_access_token"),
+    LEAF("organization_field", "oidc.organization_field"),
+    LEAF("organization_mapping", "oidc.organization_mapping"),
+    LEAF("organization_assign_default", "oidc.organization_assign_default"),
+    LEAF("group_auto_create", "oidc.group_auto_create"),
+    LEAF("group_regex_filter", "oidc.group_regex_filter"),
+    LEAF("group_allow_list", "oidc.group_allow_list"),
+    LEAF("groups_field", "oidc.groups_field"),
+    LEAF("group_mapping", "oidc.group_mapping"),
+    LEAF("user_role_field", "oidc.user_role_field"),
+    LEAF("user_role_mapping", "oidc.user_role_mapping"),
+    LEAF("user_roles_default", "oidc.user_roles_default"),
+    LEAF("sign_in_text", "oidc.sign_in_text"),
+    LEAF("icon_url", "oidc.icon_url"),
+    LEAF("signups_disabled_text", "oidc.signups_disabled_text"),
+    LEAF("skip_issuer_checks", "oidc.skip_issuer_checks"),
+    END
+};
+
+static const struct node telemetry[] = {
+    LEAF("enable", "telemetry.enable"),
+    { "trace", NULL, NULL, ALWAYS_FALSE },
+    LEAF("url", "telemetry.url"),
+    END
+};
+
+static const struct node tls[] = {
+    LEAF("enable", "tls.enable"),
+    LEAF("address", "tls.address"),
+    LEAF("redirect_http", "tls.redirect_http"),
+    LEAF("cert_file", "tls.cert_file"),
+    LEAF("client_auth", "tls.client_auth"),
+    LEAF("client_ca_file", "tls.client_ca_file"),
+    LEAF("key_file", "tls.key_file"),
+    LEAF("min_version", "tls.min_version"),
+    LEAF("client_cert_file", "tls.client_cert_file"),
+    LEAF("client_key_file", "tls.client_key_file"),
+    LEAF("supported_ciphers", "tls.supported_ciphers"),
+    LEAF("allow_insecure_ciphers", "tls.allow_insecure_ciphers"),
+    END
+};
+
+static const struct node trace[] = {
+    LEAF("enable", "trace.enable"),
+    LEAF("honeycomb_api_key", "trace.honeycomb_api_key"),
+    LEAF("capture_logs", "trace.capture_logs"),
+    LEAF("data_dog", "trace.data_dog"),
+    END
+};
+
+static const struct node http_cookies[] = {
+    OMIT("secure_auth_cookie", "http_cookies.secure_auth_cookie"),
+    OMIT("same_site", "http_cookies.same_site"),
+    END
+};
+
+static const struct node provisioner[] = {
+    LEAF("daemons", "provisioner.daemons"),
+    LEAF("daemon_types", "provisioner.daemon_types"),
+    LEAF("daemon_poll_interval", "provisioner.daemon_poll_interval"),
+    LEAF("daemon_poll_jitter", "provisioner.daemon_poll_jitter"),
+    LEAF("force_cancel_interval", "provisioner.force_cancel_interval"),
+    LEAF("daemon_psk", "provisioner.daemon_psk"),
+    END
+};
+
+static const struct node rate_limit[] = {
+    LEAF("disable_all", "rate_limit.disable_all"),
+    LEAF("api", "rate_limit.api"),
+    END
+};
+
+static const struct node swagger[] = {
+    LEAF("enable", "swagger.enable"),
+    END
+};
+
+static const struct node logging[] = {
+    LEAF("log_filter", "logging.log_filter"),
+    LEAF("human", "logging.human"),
+    LEAF("json", "logging.json"),
+    LEAF("stackdriver", "logging.stackdriver"),
+    END
+};
+
+static const struct node dangerous[] = {
+    LEAF("allow_path_app_sharing", "dangerous.allow_path_app_sharing"),
+    LEAF("allow_path_app_site_owner_access",
+         "dangerous.allow_path_app_site_owner_access"),
+    LEAF("allow_all_cors", "dangerous.allow_all_cors"),
+    END
+};
+
+static const struct node session_lifetime[] = {
+    OMIT("disable_expiry_refresh", "session_lifetime.disable_expiry_refresh"),
+    LEAF("default_duration", "session_lifetime.default_duration"),
+    OMIT("refresh_default_duration",
+         "session_lifetime.refresh_default_duration"),
+    OMIT("default_token_lifetime", "session_lifetime.default_token_lifetime"),
+    OMIT("max_token_lifetime", "session_lifetime.max_token_lifetime"),
+    OMIT("max_admin_token_lifetime",
+         "session_lifetime.max_admin_token_lifetime"),
+    END
+};
+
+static const struct node support[] = {
+    LEAF("links", "support.links"),
+    END
+};
+
+static const struct node config_ssh[] = {
+    LEAF("DeploymentName", "config_ssh.DeploymentName"),
+    LEAF("SSHConfigOptions", "config_ssh.SSHConfigOptions"),
+    END
+};
+
+static const struct node quiet_hours[] = {
+    LEAF("default_schedule", "user_quiet_hours_schedule.default_schedule"),
+    LEAF("allow_user_custom", "user_quiet_hours_schedule.allow_user_custom"),
+    END
+};
+
+static const struct node healthcheck[] = {
+    LEAF("refresh", "healthcheck.refresh"),
+    LEAF("threshold_database", "healthcheck.threshold_database"),
+    END
+};
+
+static const struct node retention[] = {
+    LEAF("audit_logs", "retention.audit_logs"),
+    LEAF("connection_logs", "retention.connection_logs"),
+    LEAF("api_keys", "retention.api_keys"),
+    LEAF("workspace_agent_logs", "retention.workspace_agent_logs"),
+    END
+};
+
+static const struct node email_auth[] = {
+    LEAF("identity", "notifications.email.auth.identity"),
+    LEAF("username", "notifications.email.auth.username"),
+    LEAF("password", "notifications.email.auth.password"),
+    LEAF("password_file", "notifications.email.auth.password_file"),
+    END
+};
+
+static const struct node email_tls[] = {
+    LEAF("start_tls", "notifications.email.tls.start_tls"),
+    LEAF("server_name", "notifications.email.tls.server_name"),
+    LEAF("insecure_skip_verify",
+         "notifications.email.tls.insecure_skip_verify"),
+    LEAF("ca_file", "notifications.email.tls.ca_file"),
+    LEAF("cert_file", "notifications.email.tls.cert_file"),
+    LEAF("key_file", "notifications.email.tls.key_file"),
+    END
+};
+
+static const struct node email[] = {
+    LEAF("from", "notifications.email.from"),
+    LEAF("smarthost", "notifications.email.smarthost"),
+    LEAF("hello", "notifications.email.hello"),
+    OBJ("auth", email_auth),
+    OBJ("tls", email_tls),
+    LEAF("force_tls", "notifications.email.force_tls"),
+    END
+};
+
+static const struct node webhook[] = {
+    LEAF("endpoint", "notifications.webhook.endpoint"),
+    END
+};
+
+static const struct node inbox[] = {
+    LEAF("enabled", "notifications.inbox.enabled"),
+    END
+};
+
+static const struct node notifications[] = {
+    LEAF("max_send_attempts", "notifications.max_send_attempts"),
+    LEAF("retry_interval", "notifications.retry_interval"),
+    LEAF("sync_interval", "notifications.sync_interval"),
+    LEAF("sync_buffer_size", "notifications.sync_buffer_size"),
+    LEAF("lease_period", "notifications.lease_period"),
+    LEAF("lease_count", "notifications.lease_count"),
+    LEAF("fetch_interval", "notifications.fetch_interval"),
+    LEAF("method", "notifications.method"),
+    LEAF("dispatch_timeout", "notifications.dispatch_timeout"),
+    OBJ("email", email),
+    OBJ("webhook", webhook),
+    OBJ("inbox", inbox),
+    END
+};
+
+static const struct node prebuilds[] = {
+    LEAF("reconciliation_interval",
+         "workspace_prebuilds.reconciliation_interval"),
+    LEAF("reconciliation_backoff_interval",
+         "workspace_prebuilds.reconciliation_backoff_interval"),
+    LEAF("reconciliation_backoff_lookback",
+         "workspace_prebuilds.reconciliation_backoff_lookback"),
+    LEAF("failure_hard_limit", "workspace_prebuilds.failure_hard_limit"),
+    END
+};
+
+static const struct node bridge_openai[] = {
+    LEAF("base_url", "ai.bridge.openai.base_url"),
+    LEAF("key", "ai.bridge.openai.key"),
+    END
+};
+
+static const struct node bridge_anthropic[] = {
+    LEAF("base_url", "ai.bridge.anthropic.base_url"),
+    LEAF("key", "ai.bridge.anthropic.key"),
+    END
+};
+
+static const struct node bridge_bedrock[] = {
+    LEAF("region", "ai.bridge.bedrock.region"),
+    LEAF("access_key", "ai.bridge.bedrock.access_key"),
+    LEAF("access_key_secret", "ai.bridge.bedrock.access_key_secret"),
+    LEAF("model", "ai.bridge.bedrock.model"),
+    LEAF("small_fast_model", "ai.bridge.bedrock.small_fast_model"),
+    END
+};
+
+static const struct node bridge[] = {
+    LEAF("enabled", "ai.bridge.enabled"),
+    OBJ("openai", bridge_openai),
+    OBJ("anthropic", bridge_anthropic),
+    OBJ("bedrock", bridge_bedrock),
+    LEAF("inject_coder_mcp_tools", "ai.bridge.inject_coder_mcp_tools"),
+    LEAF("retention", "ai.bridge.retention"),
+    LEAF("max_concurrency", "ai.bridge.max_concurrency"),
+    LEAF("rate_limit", "ai.bridge.rate_limit"),
+    END
+};
+
+static const struct node bridge_proxy[] = {
+    LEAF("enabled", "ai.aibridge_proxy.enabled"),
+    LEAF("listen_addr", "ai.aibridge_proxy.listen_addr"),
+    LEAF("cert_file", "ai.aibridge_proxy.cert_file"),
+    LEAF("key_file", "ai.aibridge_proxy.key_file"),
+    END
+};
+
+static const struct node ai[] = {
+    OBJ("bridge", bridge),
+    OBJ("aibridge_proxy", bridge_proxy),
+    END
+};
+
+static const struct node template_insights[] = {
+    LEAF("enable", "template_insights.enable"),
+    END
+};
+
+/* DeploymentValues itself. */
+static const struct node root[] = {
+    OMIT("verbose", "verbose"),
+    LEAF("access_url", "access_url"),
+    OMIT("wildcard_access_url", "wildcard_access_url"),
+    LEAF("docs_url", "docs_url"),
+    OMIT("redirect_to_access_url", "redirect_to_access_url"),
+    OMIT("http_address", "http_address"),
+    OMIT("autobuild_poll_interval", "autobuild_poll_interval"),
+    OMIT("job_hang_detector_interval", "job_hang_detector_interval"),
+    OBJ("derp", derp),
+    OBJ("prometheus", prometheus),
+    OBJ("pprof", pprof),
+    OMIT("proxy_trusted_headers", "proxy_trusted_headers"),
+    OMIT("proxy_trusted_origins", "proxy_trusted_origins"),
+    OMIT("cache_directory", "cache_directory"),
+    OMIT("ephemeral_deployment", "ephemeral_deployment"),
+    OMIT("pg_connection_url", "pg_connection_url"),
+    OMIT("pg_auth", "pg_auth"),
+    OBJ("oauth2", oauth2),
+    OBJ("oidc", oidc),
+    OBJ("telemetry", telemetry),
+    OBJ("tls", tls),
+    OBJ("trace", trace),
+    OBJ("http_cookies", http_cookies),
+    OMIT("strict_transport_security", "strict_transport_security"),
+    OMIT("strict_transport_security_options",
+         "strict_transport_security_options"),
+    OMIT("ssh_keygen_algorithm", "ssh_keygen_algorithm"),
+    OMIT("metrics_cache_refresh_interval", "metrics_cache_refresh_interval"),
+    OMIT("agent_stat_refresh_interval", "agent_stat_refresh_interval"),
+    LEAF("agent_fallback_troubleshooting_url",
+         "agent_fallback_troubleshooting_url"),
+    OMIT("browser_only", "browser_only"),
+    OMIT("scim_api_key", "scim_api_key"),
+    OMIT("external_token_encryption_keys", "external_token_encryption_keys"),
+    OBJ("provisioner", provisioner),
+    OBJ("rate_limit", rate_limit),
+    OMIT("experiments", "experiments"),
+    OMIT("update_check", "update_check"),
+    OBJ("swagger", swagger),
+    OBJ("logging", logging),
+    OBJ("dangerous", dangerous),
+    OMIT("disable_path_apps", "disable_path_apps"),
+    OBJ("session_lifetime", session_lifetime),
+    OMIT("disable_password_auth", "disable_password_auth"),
+    OBJ("support", support),
+    OMIT("enable_authz_recording", "enable_authz_recording"),
+    LEAF("external_auth", "external_auth"),
+    OBJ("config_ssh", config_ssh),
+    OMIT("wgtunnel_host", "wgtunnel_host"),
+    OMIT("disable_owner_workspace_exec", "disable_owner_workspace_exec"),
+    OMIT("disable_workspace_sharing", "disable_workspace_sharing"),
+    OMIT("proxy_health_status_interval", "proxy_health_status_interval"),
+    OMIT("enable_terraform_debug_mode", "enable_terraform_debug_mode"),
+    OBJ("user_quiet_hours_schedule", quiet_hours),
+    OMIT("web_terminal_renderer", "web_terminal_renderer"),
+    OMIT("allow_workspace_renames", "allow_workspace_renames"),
+    OBJ("healthcheck", healthcheck),
+    OBJ("retention", retention),
+    OMIT("cli_upgrade_message", "cli_upgrade_message"),
+    OMIT("terms_of_service_url", "terms_of_service_url"),
+    OBJ("notifications", notifications),
+    OMIT("additional_csp_policy", "additional_csp_policy"),
+    OMIT("workspace_hostname_suffix", "workspace_hostname_suffix"),
+    OBJ("workspace_prebuilds", prebuilds),
+    OMIT("hide_ai_tasks", "hide_ai_tasks"),
+    OBJ("ai", ai),
+    OBJ("template_insights", template_insights),
+    OMIT("config", "config"),
+    OMIT("write_config", "write_config"),
+    LEAF("address", "address"),
+    END
+};
+
+/* What Go's omitempty counts as empty: false, 0, "", null, []. */
+static bool
+is_zero(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_FALSE:
+    case JSON_NULL:
+        return true;
+    case JSON_STRING:
+        return json_string_length(v) == 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) == 0;
+    case JSON_REAL:
+        return json_real_value(v) == 0.0;
+    case JSON_ARRAY:
+        return json_array_size(v) == 0;
+    default:
+        return false;
+    }
+}
+
+/*
+ * The JSON of one leaf, or NULL with *skip set when the field is left
+ * out.  Secrets are blanked the way WithoutSecrets does (Set("") on a
+ * copy): an omitempty field then disappears, any other becomes "".
+ */
+static json_t *
+leaf_json(const struct opt_set *set, const struct node *n, bool *skip)
+{
+    const struct opt_desc *d;
+    json_t *v;
+    int i;
+
+    *skip = false;
+    if (n->flags & ALWAYS_FALSE)
+        return json_false();
+
+    i = opt_set_find_path(set, n->path);
+    assert(i >= 0);
+    d = opt_set_desc(set, i);
+    if (d->annotations & OPT_ANN_SECRET) {
+        *skip = (n->flags & OMIT_ZERO) != 0;
+        return *skip ? NULL : json_string("");
+    }
+
+    v = optval_config_json(opt_set_value(set, i), d);
+    if (v != NULL && (n->flags & OMIT_ZERO) && is_zero(v)) {
+        json_decref(v);
+        *skip = true;
+        return NULL;
+    }
+    return v;
+}
+
+static json_t *
+object_json(const struct opt_set *set, const struct node *kids)
+{
+    json_t *obj = json_object(), *v;
+    const struct node *n;
+    bool skip;
+
+    for (n = kids; obj != NULL && n->key != NULL; n++) {
+        skip = false;
+        if (n->kids != NULL)
+            v = object_json(set, n->kids);
+        else
+            v = leaf_json(set, n, &skip);
+        if (v == NULL && skip)
+            continue;
+        if (v == NULL || json_object_set_new(obj, n->key, v) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+json_t *
+deployment_config_json(const struct opt_set *set)
+{
+    return object_json(set, root);
+}
