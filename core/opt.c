@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,12 +180,18 @@ yaml_path_of(const struct opt_desc *d)
 }
 
 static int
-by_name(const struct entry *ent, size_t x, size_t y)
+by_name(const void *a, const void *b, void *arg)
 {
-    return strcmp(ent[x].d->name, ent[y].d->name);
+    const struct entry *ent = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(ent[x].d->name, ent[y].d->name);
+
+    /* Equal names keep table order, as Go's stable sort does. */
+    if (c != 0)
+        return c;
+    return x < y ? -1 : x > y;
 }
 
-/* Recomputes the name order; the sort is stable on ties (table order). */
 static int
 sort_names(struct opt_set *set)
 {
@@ -196,31 +203,75 @@ sort_names(struct opt_set *set)
     for (size_t i = 0; i < set->n; i++)
         o[i] = i;
     set->order = o;
-    /* Insertion sort keeps equal names in table order, as Go's does. */
-    for (size_t i = 1; i < set->n; i++) {
-        size_t v = o[i], j = i;
-
-        while (j > 0 && by_name(set->ent, o[j - 1], v) > 0) {
-            o[j] = o[j - 1];
-            j--;
-        }
-        o[j] = v;
-    }
+    qsort_r(o, set->n, sizeof(*o), by_name, set->ent);
     return 0;
 }
 
-static long
-find_slot(const struct opt_set *set, const char *json_path)
+static int
+by_json_path(const void *a, const void *b, void *arg)
 {
-    if (json_path == NULL)
-        return -1;
-    for (size_t s = 0; s < set->nvals; s++) {
-        const struct opt_desc *d = set->ent[set->heads[s]].d;
+    const struct entry *ent = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(ent[x].d->json_path, ent[y].d->json_path);
 
-        if (d->json_path != NULL && strcmp(d->json_path, json_path) == 0)
-            return (long)s;
+    if (c != 0)
+        return c;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Chains the entries [from, set->n) that share a json_path, in table
+ * order, and marks every entry after the first of a chain with slot
+ * SIZE_MAX until assign_slots gives it its first's slot.
+ */
+static int
+link_shared(struct opt_set *set, size_t from)
+{
+    size_t n = 0, *idx = malloc((set->n - from + 1) * sizeof(*idx));
+
+    if (idx == NULL)
+        return ERR_NOMEM;
+    for (size_t i = from; i < set->n; i++) {
+        if (set->ent[i].d->json_path != NULL)
+            idx[n++] = i;
     }
-    return -1;
+    qsort_r(idx, n, sizeof(*idx), by_json_path, set->ent);
+    for (size_t k = 1; k < n; k++) {
+        struct entry *prev = &set->ent[idx[k - 1]];
+        struct entry *e = &set->ent[idx[k]];
+
+        if (strcmp(prev->d->json_path, e->d->json_path) != 0)
+            continue;
+        prev->next = (long)idx[k];
+        e->slot = SIZE_MAX;
+    }
+    free(idx);
+    return 0;
+}
+
+/* Gives each chain's first entry a new value; the rest share it. */
+static int
+assign_slots(struct opt_set *set, size_t from)
+{
+    for (size_t i = from; i < set->n; i++) {
+        struct entry *e = &set->ent[i];
+        size_t s = set->nvals;
+        int rc;
+
+        if (e->slot == SIZE_MAX)
+            continue;
+        rc = optval_init(&set->vals[s], e->d->type);
+        if (rc != 0)
+            return rc;
+        set->heads[set->nvals++] = (long)i;
+        e->slot = s;
+    }
+    for (size_t s = 0; s < set->nvals; s++) {
+        for (long j = set->ent[set->heads[s]].next; j >= 0;
+             j = set->ent[j].next)
+            set->ent[j].slot = s;
+    }
+    return 0;
 }
 
 /* Grows the arrays for n more entries and as many slots. */
@@ -250,38 +301,27 @@ static int
 add_entries(struct opt_set *set, const struct opt_desc *table, size_t n,
             bool local)
 {
+    size_t from = set->n;
     int rc = grow(set, n);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct entry *e = &set->ent[set->n];
-        long s = local ? -1 : find_slot(set, table[i].json_path);
+        struct entry *e = &set->ent[set->n++];
 
         memset(e, 0, sizeof(*e));
         e->d = &table[i];
         e->local = local;
         e->next = -1;
         e->origin = "";
-        if (s < 0) {
-            s = (long)set->nvals;
-            rc = optval_init(&set->vals[s], table[i].type);
-            if (rc != 0)
-                break;
-            set->heads[set->nvals++] = (long)set->n;
-        } else {
-            long t = set->heads[s];
-
-            while (set->ent[t].next >= 0)
-                t = set->ent[t].next;
-            set->ent[t].next = (long)set->n;
-        }
-        e->slot = (size_t)s;
         if (!local && table[i].yaml != NULL) {
             e->path = yaml_path_of(&table[i]);
             if (e->path == NULL)
                 rc = ERR_NOMEM;
         }
-        set->n++;
     }
+    if (rc == 0 && !local)
+        rc = link_shared(set, from);
+    if (rc == 0)
+        rc = assign_slots(set, from);
     if (rc == 0)
         rc = sort_names(set);
     return rc;
