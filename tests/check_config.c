@@ -212,6 +212,10 @@ START_TEST(cache_directory_follows_coders_lookup_order)
     const char *const empty[] = {
         "CACHE_DIRECTORY=", "HOME=/home/u", NULL
     };
+    const char *const dots[] = {
+        "CACHE_DIRECTORY=/a/./b/../../../c/", NULL
+    };
+    const char *const updots[] = { "CACHE_DIRECTORY=a/../../x", NULL };
 
     ck_assert_str_eq(cache_dir_for(clidoc, got, sizeof(got)), "/gen/coder");
     ck_assert_str_eq(cache_dir_for(systemd, got, sizeof(got)),
@@ -224,6 +228,10 @@ START_TEST(cache_directory_follows_coders_lookup_order)
     ck_assert_str_eq(cache_dir_for(empty, got, sizeof(got)),
                      "/home/u/.cache/coder");
     ck_assert_str_eq(cache_dir_for(no_env, got, sizeof(got)), "/tmp/coder");
+
+    /* The join cleans the path as Go's filepath.Join does. */
+    ck_assert_str_eq(cache_dir_for(dots, got, sizeof(got)), "/c/coder");
+    ck_assert_str_eq(cache_dir_for(updots, got, sizeof(got)), "../x/coder");
 }
 END_TEST
 
