@@ -864,14 +864,16 @@ stats_finish(struct stat_acc *a, struct engine_stats *o)
 {
     size_t i;
 
-    qsort(a->lat, a->nlat, sizeof(*a->lat), cmp_double);
+    if (a->nlat > 0)
+        qsort(a->lat, a->nlat, sizeof(*a->lat), cmp_double);
     o->latency_p50_ms = percentile_cont(a->lat, a->nlat, 0.5);
     o->latency_p95_ms = percentile_cont(a->lat, a->nlat, 0.95);
     o->rx_bytes = a->rx;
     o->tx_bytes = a->tx;
 
     /* Session counts come from the latest row of each agent. */
-    qsort(a->rows, a->nrows, sizeof(*a->rows), cmp_row);
+    if (a->nrows > 0)
+        qsort(a->rows, a->nrows, sizeof(*a->rows), cmp_row);
     for (i = 0; i < a->nrows; i++) {
         const struct stat_row *r = &a->rows[i];
 
