@@ -100,7 +100,6 @@ struct store {
     size_t npool;
     int64_t retry_at;           /* monotonic ns: no reconnect before */
     int64_t backoff_ns;
-    char deployment_id[STORE_UUID_LEN + 1];
 
     /* The advisory lock session and the names it holds. */
     pthread_mutex_t lock_mu;
