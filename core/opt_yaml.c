@@ -39,27 +39,28 @@ is_break_space(char c)
 
 /*
  * Wraps s to lim characters per line and appends it to out.  Pending
- * spaces and the current word are held back until the next space shows
- * where the word ends; a line is broken (dropping the pending spaces) as
- * soon as a word shorter than lim no longer fits.
+ * spaces (sp bytes, all one byte wide) and the current word are held
+ * back until the next space shows where the word ends; a line is broken
+ * (dropping the pending spaces) as soon as a word shorter than lim no
+ * longer fits.
  */
 static int
 wrap_text(const char *s, size_t lim, struct buf *out)
 {
-    size_t col = 0, sp = 0, sp_w = 0, word = 0, word_w = 0;
+    size_t col = 0, sp = 0, word = 0, word_w = 0;
     const char *sp_at = s, *word_at = s;
     int rc = 0;
 
     for (const char *p = s; rc == 0 && *p != '\0'; p++) {
         if (*p == '\n' || is_break_space(*p)) {
-            if (*p == '\n' && word == 0 && col + sp_w > lim)
+            if (*p == '\n' && word == 0 && col + sp > lim)
                 sp = 0;
             if (*p == '\n' || word > 0 || sp == 0) {
-                col += sp_w + word_w;
+                col += sp + word_w;
                 rc = buf_add(out, sp_at, sp);
                 if (rc == 0)
                     rc = buf_add(out, word_at, word);
-                sp = sp_w = word = word_w = 0;
+                sp = word = word_w = 0;
             }
             if (*p == '\n') {
                 rc = rc == 0 ? buf_addc(out, '\n') : rc;
@@ -69,7 +70,6 @@ wrap_text(const char *s, size_t lim, struct buf *out)
             if (sp == 0)
                 sp_at = p;
             sp++;
-            sp_w++;
             continue;
         }
 
@@ -78,14 +78,14 @@ wrap_text(const char *s, size_t lim, struct buf *out)
             word_at = p;
         word++;
         word_w += ((unsigned char)*p & 0xc0) != 0x80;
-        if (col + sp_w + word_w > lim && word_w < lim) {
+        if (col + sp + word_w > lim && word_w < lim) {
             rc = buf_addc(out, '\n');
             col = 0;
-            sp = sp_w = 0;
+            sp = 0;
         }
     }
 
-    if (rc == 0 && (word > 0 || col + sp_w <= lim))
+    if (rc == 0 && (word > 0 || col + sp <= lim))
         rc = buf_add(out, sp_at, sp);
     if (rc == 0)
         rc = buf_add(out, word_at, word);
