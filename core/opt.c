@@ -596,19 +596,80 @@ warn_unknown_env(struct opt_set *set, const char *kv, size_t len,
     return diag_add(dg, true, "unknown environment variable \"%s\"", name);
 }
 
+/*
+ * Appends s in double quotes with quotes, backslashes and control bytes
+ * escaped, so that every message stays on one line.
+ */
+static int
+add_quoted(struct buf *b, const char *s)
+{
+    int rc = buf_addc(b, '"');
+
+    for (; rc == 0 && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\')
+            rc = buf_addf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = buf_adds(b, "\\n");
+        else if (c == '\t')
+            rc = buf_adds(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            rc = buf_addf(b, "\\x%02x", c);
+        else
+            rc = buf_addc(b, (char)c);
+    }
+    return rc == 0 ? buf_addc(b, '"') : rc;
+}
+
+/*
+ * The value layer's cause without the text it repeats: a trailing
+ * ` in duration "90"` is dropped, as the message has already quoted it.
+ */
+static void
+tidy_cause(char *cause, const char *text)
+{
+    char *in = NULL;
+    size_t tl = strlen(text);
+
+    for (char *p = strstr(cause, " in "); p != NULL; p = strstr(p + 1,
+                                                                " in "))
+        in = p;
+    if (in == NULL || strchr(in + 4, ' ') == NULL)
+        return;
+    {
+        const char *tail = strchr(in + 4, ' ') + 1;
+        size_t len = strlen(tail);
+
+        if ((len == tl && memcmp(tail, text, tl) == 0) ||
+            (len == tl + 2 && tail[0] == '"' && tail[len - 1] == '"' &&
+             memcmp(tail + 1, text, tl) == 0))
+            *in = '\0';
+    }
+}
+
 static int
 apply_text(struct opt_set *set, struct entry *e, const char *text,
            const char *where, size_t wlen, struct opt_diag *dg)
 {
     struct err err;
+    struct buf q;
+    int rc;
 
     err_clear(&err);
     if (optval_set(value_of(set, e), e->d, text, &err) == 0)
         return 0;
     if (err.code == ERR_NOMEM)
         return ERR_NOMEM;
-    return diag_add(dg, false, "invalid %s \"%s\" for %.*s: %s",
-                    type_word(e->d), text, (int)wlen, where, err.msg);
+    buf_init(&q);
+    rc = add_quoted(&q, text);
+    tidy_cause(err.msg, text);
+    if (rc == 0)
+        rc = diag_add(dg, false, "invalid %s %s for %.*s: %s",
+                      type_word(e->d), buf_str(&q), (int)wlen, where,
+                      err.msg);
+    buf_release(&q);
+    return rc;
 }
 
 static int
@@ -965,6 +1026,30 @@ ytab_match(struct ytab *t, const char *path)
     }
 }
 
+/* "file:line:col: invalid duration "90" for a.b: missing unit". */
+static int
+yaml_invalid(const struct ytab *t, yaml_node_t *val, const struct entry *e,
+             struct err *err, struct opt_diag *dg)
+{
+    const char *text = (const char *)val->data.scalar.value;
+    bool scalar = val->type == YAML_SCALAR_NODE;
+    struct buf q;
+    int rc = 0;
+
+    buf_init(&q);
+    if (scalar) {
+        rc = add_quoted(&q, text);
+        tidy_cause(err->msg, text);
+    }
+    if (rc == 0)
+        rc = diag_add(dg, false, "%s:%zu:%zu: invalid %s%s%s for %s: %s",
+                      t->file, val->start_mark.line + 1,
+                      val->start_mark.column + 1, type_word(e->d),
+                      scalar ? " " : "", buf_str(&q), e->path, err->msg);
+    buf_release(&q);
+    return rc;
+}
+
 /* Records "file:line:col" of the key as e's own origin. */
 static int
 yaml_origin(struct entry *e, const char *file, const yaml_node_t *key)
@@ -1013,16 +1098,7 @@ yaml_apply_one(struct opt_set *set, struct ytab *t, struct entry *e,
         return 0;
     if (err.code == ERR_NOMEM)
         return ERR_NOMEM;
-    if (k->val->type == YAML_SCALAR_NODE)
-        return diag_add(dg, false, "%s:%zu:%zu: invalid %s \"%s\" for %s: "
-                        "%s", t->file, k->val->start_mark.line + 1,
-                        k->val->start_mark.column + 1, type_word(e->d),
-                        (const char *)k->val->data.scalar.value, path,
-                        err.msg);
-    return diag_add(dg, false, "%s:%zu:%zu: invalid %s for %s: %s",
-                    t->file, k->val->start_mark.line + 1,
-                    k->val->start_mark.column + 1, type_word(e->d), path,
-                    err.msg);
+    return yaml_invalid(t, k->val, e, &err, dg);
 }
 
 static int
@@ -1094,7 +1170,6 @@ read_file(const char *file, struct buf *b, struct opt_diag *dg)
     if (f == NULL)
         return diag_add(dg, false, "cannot read config file \"%s\": %s",
                         file, strerror(errno));
-    buf_init_limit(b, YAML_FILE_MAX);
     while (rc == 0 && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
         rc = buf_add(b, chunk, got);
     if (rc == 0 && ferror(f))
@@ -1154,6 +1229,7 @@ resolve_yaml_file(struct opt_set *set, const char *file,
     size_t nerr = dg->nerrors;
     int rc;
 
+    buf_init_limit(&text, YAML_FILE_MAX);
     rc = read_file(file, &text, dg);
     if (rc != 0 || dg->nerrors > nerr)
         goto out_text;

@@ -336,9 +336,9 @@ START_TEST(every_problem_is_reported_together)
     run_real(&r, argv, envp);
     ck_assert_int_eq(r.rc, ERR_INVALID);
     ck_assert_uint_eq(r.dg.nerrors, 4);
-    ck_assert(has_part(r.dg.errors, r.dg.nerrors,
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors,
                        "invalid duration \"90\" for "
-                       "CODER_SESSION_DURATION: "));
+                       "CODER_SESSION_DURATION: missing unit"));
     ck_assert(has_part(r.dg.errors, r.dg.nerrors,
                        "\"kerberos\" for CODER_PG_AUTH: "));
     ck_assert(has_part(r.dg.errors, r.dg.nerrors,
@@ -961,6 +961,21 @@ START_TEST(real_options_json_hides_every_secret)
 }
 END_TEST
 
+START_TEST(bad_text_is_quoted_on_one_line)
+{
+    struct run r = { 0 };
+    const char *envp[] = { "T_WAIT=1\n\"x", NULL };
+
+    run_table(&r, small, NSMALL, NULL, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(r.dg.errors[0],
+                                 "invalid duration \"1\\n\\\"x\" for "
+                                 "T_WAIT: "));
+    ck_assert_ptr_null(strchr(r.dg.errors[0], '\n'));
+    run_release(&r);
+}
+END_TEST
+
 START_TEST(percent_text_is_kept_verbatim)
 {
     struct run r = { 0 };
@@ -1021,6 +1036,7 @@ opt_suite(void)
     tcase_add_test(flags, assign_replaces_and_keeps_the_source);
     tcase_add_test(flags, local_options_parse_but_never_show);
     tcase_add_test(flags, percent_text_is_kept_verbatim);
+    tcase_add_test(flags, bad_text_is_quoted_on_one_line);
     suite_add_tcase(s, flags);
 
     tcase_add_test(yaml, empty_yaml_file_is_an_error);
