@@ -100,11 +100,20 @@ STORE_SRCS := \
 
 API_SRCS := \
 	api/auth.c \
+	api/blob.c \
+	api/gojson.c \
 	api/handlers.c \
 	api/http.c \
 	api/log.c \
+	api/middleware.c \
+	api/netaddr.c \
 	api/ratelimit.c \
-	api/updatecheck.c
+	api/router.c \
+	api/semver.c \
+	api/server.c \
+	api/stats.c \
+	api/updatecheck.c \
+	api/values.c
 
 TOOL_SRCS := \
 	tools/cmd_admin.c \

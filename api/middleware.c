@@ -1,0 +1,402 @@
+/*
+ * middleware.c: the steps a request passes before its handler, in
+ * Coder's order: access-URL redirect, CORS, rate limit, authentication,
+ * the {user} parameter.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/auth.h"
+#include "api/internal.h"
+#include "core/opt.h"
+#include "core/banned.h"
+
+#define BYPASS_HEADER "X-Coder-Bypass-Ratelimit"
+
+static const char *
+req_header(const struct api_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+static bool
+same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* --- client address ------------------------------------------------------ */
+
+static bool
+trusted_peer(const struct api_server *srv, const struct netaddr *peer)
+{
+    size_t i;
+
+    for (i = 0; i < srv->norigins; i++) {
+        if (netaddr_cidr_contains(&srv->origins[i], peer))
+            return true;
+    }
+    return false;
+}
+
+void
+api_client_address(struct api_request *rq)
+{
+    const struct api_server *srv = rq->srv;
+    const union MHD_ConnectionInfo *ci;
+    struct netaddr peer;
+    size_t i;
+
+    ci = MHD_get_connection_info(rq->conn,
+                                 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || !netaddr_from_sockaddr(ci->client_addr, &peer)) {
+        snprintf(rq->client, sizeof(rq->client), "unknown");
+        snprintf(rq->rate_ip, sizeof(rq->rate_ip), "unknown");
+        return;
+    }
+    if (trusted_peer(srv, &peer)) {
+        for (i = 0; i < srv->ntrusted_headers; i++) {
+            const char *name = srv->trusted_headers[i];
+
+            if (netaddr_from_header(name, req_header(rq, name), &peer))
+                break;
+        }
+    }
+    netaddr_text(&peer, rq->client);
+    netaddr_rate_text(&peer, rq->rate_ip);
+}
+
+/* --- redirect to the access URL (api-behavior.md 1.10) ------------------- */
+
+bool
+api_mw_redirect(struct api_request *rq)
+{
+    const struct api_server *srv = rq->srv;
+
+    if (!srv->redirect)
+        return true;
+    if (strcmp(rq->path, "/healthz") == 0 ||
+        strncmp(rq->path, "/derp/", 6) == 0)
+        return true;
+    if (!(srv->access_https && !rq->listener->tls) &&
+        (same(req_header(rq, "Host"), srv->access_host) ||
+         same(req_header(rq, "X-Forwarded-Host"), srv->access_host)))
+        return true;
+    api_header(rq, "Location", srv->access_url);
+    api_reply_empty(rq, 307);
+    return false;
+}
+
+/* --- CORS (api-behavior.md 1.8) ------------------------------------------ */
+
+static bool
+cors_method_ok(const char *m)
+{
+    static const char *const ok[] = { "HEAD", "GET", "POST", "PUT",
+                                      "PATCH", "DELETE", "OPTIONS" };
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (strcasecmp(m, ok[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Every requested header must be one Coder allows. */
+static bool
+cors_headers_ok(const char *list)
+{
+    static const char *const ok[] = { "accept", "content-type",
+                                      "x-latency-check", "x-csrf-token",
+                                      "origin" };
+    const char *p = list != NULL ? list : "";
+
+    while (*p != '\0') {
+        size_t len;
+        size_t i;
+        bool found = false;
+
+        p += strspn(p, " ,");
+        len = strcspn(p, " ,");
+        for (i = 0; len > 0 && i < sizeof(ok) / sizeof(ok[0]); i++) {
+            if (strlen(ok[i]) == len && strncasecmp(p, ok[i], len) == 0)
+                found = true;
+        }
+        if (len > 0 && !found)
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+static void
+cors_preflight(struct api_request *rq, const char *method)
+{
+    const char *hdrs = req_header(rq, "Access-Control-Request-Headers");
+    char upper[32];
+    size_t i;
+
+    api_header(rq, "Vary", "Origin, Access-Control-Request-Method, "
+               "Access-Control-Request-Headers");
+    if (rq->srv->allow_cors && cors_method_ok(method) &&
+        cors_headers_ok(hdrs)) {
+        for (i = 0; i + 1 < sizeof(upper) && method[i] != '\0'; i++)
+            upper[i] = (char)(method[i] >= 'a' && method[i] <= 'z'
+                                  ? method[i] - 'a' + 'A' : method[i]);
+        upper[i] = '\0';
+        api_header(rq, "Access-Control-Allow-Origin", "*");
+        api_header(rq, "Access-Control-Allow-Methods", upper);
+        if (hdrs != NULL && hdrs[0] != '\0')
+            api_header(rq, "Access-Control-Allow-Headers", hdrs);
+    }
+    api_reply_empty(rq, 200);
+}
+
+bool
+api_mw_cors(struct api_request *rq)
+{
+    const char *origin = req_header(rq, "Origin");
+    const char *want = req_header(rq, "Access-Control-Request-Method");
+
+    if (rq->method_bit == ROUTER_OPTIONS && origin != NULL &&
+        want != NULL) {
+        cors_preflight(rq, want);
+        return false;
+    }
+    if (rq->srv->allow_cors) {
+        api_header(rq, "Vary", "Origin");
+        if (origin != NULL && origin[0] != '\0')
+            api_header(rq, "Access-Control-Allow-Origin", "*");
+    }
+    return true;
+}
+
+/* --- authentication (api-behavior.md 1.4) -------------------------------- */
+
+static const char *
+query(const struct api_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+/*
+ * Verifies the request's token once.  Returns 1 when it is good, 0 when
+ * refused (ref says why), or the store's negative code (e says why).
+ */
+static int
+verify(struct api_request *rq, struct auth_refusal *ref, struct err *e)
+{
+    struct auth_sources src;
+    struct engine_auth_options opt;
+    char tmp[512];
+    const char *token;
+    int rc;
+
+    if (rq->authed)
+        return 1;
+    src.cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND,
+                                             "coder_session_token");
+    src.query = query(rq, "coder_session_token");
+    src.header = req_header(rq, "Coder-Session-Token");
+    src.authorization = req_header(rq, "Authorization");
+    src.access_token = query(rq, "access_token");
+    token = auth_token_pick(&src, tmp, sizeof(tmp));
+    if (token == NULL) {
+        auth_refusal_missing(ref);
+        return 0;
+    }
+
+    memset(&opt, 0, sizeof(opt));
+    opt.ip = rq->client;
+    opt.disable_expiry_refresh = rq->srv->disable_expiry_refresh;
+    rc = engine_token_verify(rq->srv->en, token, &opt, &rq->auth, e);
+    if (rc < 0)
+        return rc;
+    if (rq->auth.result != ENGINE_AUTH_OK) {
+        auth_refusal_from(&rq->auth, ref);
+        return 0;
+    }
+    rq->authed = true;
+    return 1;
+}
+
+static void
+reply_refusal(struct api_request *rq, const struct auth_refusal *ref)
+{
+    char www[512];
+
+    auth_www_authenticate(ref, rq->srv->access_url, www, sizeof(www));
+    api_header(rq, "WWW-Authenticate", www);
+    api_reply_message(rq, ref->status, ref->message, ref->detail);
+}
+
+static void
+reply_store_error(struct api_request *rq, int rc, const struct err *e)
+{
+    char detail[ERR_MSG_MAX + 64];
+
+    snprintf(detail, sizeof(detail),
+             "Internal error fetching API key by id. %s",
+             e->msg[0] != '\0' ? e->msg : err_str(rc));
+    api_reply_message(rq, rc == ERR_UNAVAILABLE ? 503 : 500,
+                      "An internal error occurred. Please try again or "
+                      "contact the system administrator.", detail);
+    if (api_log_enabled(rq->srv->log, API_LOG_ERROR))
+        api_log_write(rq->srv->log, API_LOG_ERROR, "api",
+                      "api key look-up failed", "request_id",
+                      rq->request_id, "error", detail, (const char *)NULL);
+}
+
+bool
+api_mw_auth(struct api_request *rq)
+{
+    struct auth_refusal ref;
+    struct err e;
+    int rc;
+
+    err_clear(&e);
+    rc = verify(rq, &ref, &e);
+    if (rc == 1)
+        return true;
+    if (rc == 0)
+        reply_refusal(rq, &ref);
+    else
+        reply_store_error(rq, rc, &e);
+    return false;
+}
+
+/* --- rate limit (api-behavior.md 1.6) ------------------------------------ */
+
+static void
+limit_headers(struct api_request *rq, const struct ratelimit_verdict *v)
+{
+    char n[32];
+
+    snprintf(n, sizeof(n), "%lld", (long long)v->limit);
+    api_header(rq, "X-RateLimit-Limit", n);
+    snprintf(n, sizeof(n), "%lld", (long long)v->remaining);
+    api_header(rq, "X-RateLimit-Remaining", n);
+    snprintf(n, sizeof(n), "%lld", (long long)v->reset_unix);
+    api_header(rq, "X-RateLimit-Reset", n);
+}
+
+/* An owner's bypass gets a fresh, unshared key: never limited. */
+static bool
+bypass(struct api_request *rq)
+{
+    struct ratelimit_verdict v;
+    struct auth_refusal ref;
+    struct err e;
+    int64_t now = util_now_ns();
+    int64_t window = INT64_C(60) * UTIL_NS_PER_SEC;
+
+    err_clear(&e);
+    if (verify(rq, &ref, &e) != 1 ||
+        !(rq->auth.user.roles & STORE_ROLE_OWNER)) {
+        api_reply_text(rq, 428, "\"" BYPASS_HEADER "\" provided but user "
+                       "is not owner\n");
+        return false;
+    }
+    v.limit = rq->srv->rate_limit;
+    v.remaining = v.limit - 1;
+    v.reset_unix = (now - now % window + window) / UTIL_NS_PER_SEC;
+    limit_headers(rq, &v);
+    return true;
+}
+
+bool
+api_mw_ratelimit(struct api_request *rq)
+{
+    struct ratelimit_verdict v;
+    char key[NETADDR_TEXT_MAX + 1024];
+    char window[40];
+    char msg[160];
+    int n;
+
+    if (rq->srv->rl == NULL)
+        return true;
+    if (auth_parse_bool(req_header(rq, BYPASS_HEADER)))
+        return bypass(rq);
+
+    n = snprintf(key, sizeof(key), "%s:%s", rq->rate_ip, rq->path);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        n = (int)sizeof(key) - 1;
+    ratelimit_take(rq->srv->rl, key, (size_t)n, util_now_ns(), &v);
+    limit_headers(rq, &v);
+    if (v.allowed)
+        return true;
+
+    snprintf(msg, sizeof(msg), "%lld", (long long)v.retry_after);
+    api_header(rq, "Retry-After", msg);
+    opt_duration_format(v.retry_after * UTIL_NS_PER_SEC, window);
+    snprintf(msg, sizeof(msg), "You've been rate limited for sending more "
+             "than %lld requests in %s.", (long long)v.limit, window);
+    api_reply_message(rq, 429, msg, NULL);
+    return false;
+}
+
+/* --- the {user} parameter (api-behavior.md 2.10) ------------------------- */
+
+/* Go's %q for the echo of the parameter (ASCII escapes only). */
+static void
+go_quote(const char *s, size_t len, char *out, size_t size)
+{
+    size_t w = 0;
+    size_t i;
+
+    out[w++] = '"';
+    for (i = 0; i < len && w + 6 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\')
+            w += (size_t)snprintf(out + w, size - w, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            w += (size_t)snprintf(out + w, size - w, "\\x%02x", c);
+        else
+            out[w++] = (char)c;
+    }
+    out[w++] = '"';
+    out[w] = '\0';
+}
+
+static void
+reply_bad_user(struct api_request *rq, const char *param, size_t len)
+{
+    char quoted[400];
+    char detail[420];
+
+    go_quote(param, len, quoted, sizeof(quoted));
+    snprintf(detail, sizeof(detail), "queried user=%s", quoted);
+    api_reply_message(rq, 400, "\"user\" must be an existing uuid or "
+                      "username.", detail);
+}
+
+bool
+api_mw_user_param(struct api_request *rq)
+{
+    const char *param = rq->match.param;
+    size_t len = rq->match.param_len;
+    char ref[STORE_USERNAME_MAX + STORE_UUID_LEN + 2];
+    bool found = false;
+    struct err e;
+
+    if (len == 2 && strncmp(param, "me", 2) == 0) {
+        rq->target = rq->auth.user;
+        return true;
+    }
+
+    /* Not found, not allowed and a failed look-up all read the same. */
+    err_clear(&e);
+    if (len < sizeof(ref)) {
+        snprintf(ref, sizeof(ref), "%.*s", (int)len, param);
+        found = engine_user_find(rq->srv->en, ref, &rq->target, &e) == 0;
+    }
+    if (!found || !auth_can_read_user(&rq->auth.user, &rq->target)) {
+        reply_bad_user(rq, param, len);
+        return false;
+    }
+    return true;
+}

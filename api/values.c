@@ -1,0 +1,122 @@
+/*
+ * values.c: SSH options and experiments.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/values.h"
+#include "core/jsonx.h"
+#include "core/banned.h"
+
+bool
+values_ssh_split(const char *entry, size_t *key_len, const char **value)
+{
+    size_t at = strcspn(entry, " =");
+
+    if (entry[at] == '\0')
+        return false;
+    *key_len = at;
+    *value = entry + at + 1;
+    return true;
+}
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Rebuilds o with its keys in byte order. */
+static json_t *
+sorted_copy(json_t *o)
+{
+    size_t n = json_object_size(o);
+    const char **keys = calloc(n + 1, sizeof(*keys));
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+
+    if (keys == NULL || out == NULL) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    json_object_foreach(o, k, v)
+        keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_keys);
+    for (i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(o, keys[i]));
+    free(keys);
+    return out;
+}
+
+json_t *
+values_ssh_options(char *const *entries, size_t n)
+{
+    json_t *o = json_object();
+    json_t *out = NULL;
+    size_t i;
+
+    if (o == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const char *value;
+        size_t klen;
+        char *key;
+
+        if (!values_ssh_split(entries[i], &klen, &value))
+            goto out;
+        key = strndup(entries[i], klen);
+        if (key == NULL)
+            goto out;
+        json_object_set_new(o, key, jsonx_string(value));
+        free(key);
+    }
+    out = sorted_copy(o);
+out:
+    json_decref(o);
+    return out;
+}
+
+static char *
+lower_dup(const char *s)
+{
+    char *out = strdup(s);
+    char *p;
+
+    for (p = out; p != NULL && *p != '\0'; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    }
+    return out;
+}
+
+json_t *
+values_experiments(char *const *items, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && i < n; i++) {
+        char *low;
+
+        /* The safe list is empty, so "*" adds nothing. */
+        if (strcmp(items[i], "*") == 0)
+            continue;
+        low = lower_dup(items[i]);
+        if (low == NULL) {
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, jsonx_string(low));
+        free(low);
+    }
+    return a;
+}
+
+json_t *
+values_experiments_available(void)
+{
+    return json_pack("{s:[]}", "safe");
+}
