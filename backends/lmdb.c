@@ -44,7 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "backends/store.h"
 #include "core/util.h"
@@ -85,6 +87,7 @@ struct lm_store {
     MDB_dbi dbi[DB_COUNT];
     pthread_rwlock_t map_lock;
     bool lock_ready;
+    char *dir;
 };
 
 struct lm_txn {
@@ -116,6 +119,7 @@ code_of(int rc)
     case MDB_MAP_FULL:
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:
         return ERR_FULL;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
@@ -807,6 +811,36 @@ txn_start(struct lm_store *s, bool write, struct lm_txn *t, struct err *e)
 }
 
 /*
+ * LMDB reports a short write as EIO, which is also how a full disk or a
+ * file size limit shows.  Tells those apart so that the caller gets
+ * ERR_FULL and a message that says what to free.
+ */
+static int
+commit_fail(struct lm_txn *t, int rc, struct err *e)
+{
+    struct lm_store *s = t->s;
+    char path[LM_PATH_MAX];
+    struct statvfs fs;
+    struct rlimit rl;
+    struct stat sb;
+
+    if (rc != EIO)
+        return lm_fail(t, e, rc, "committing");
+    if (statvfs(s->dir, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20))
+        return err_set(e, ERR_FULL, "store: committing: the disk holding "
+                       "\"%s\" is full", s->dir);
+    snprintf(path, sizeof(path), "%s/data.mdb", s->dir);
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        stat(path, &sb) == 0 &&
+        (uint64_t)sb.st_size + ((uint64_t)1 << 20) > (uint64_t)rl.rlim_cur)
+        return err_set(e, ERR_FULL, "store: committing: \"%s\" reached "
+                       "the file size limit (%llu bytes)", path,
+                       (unsigned long long)rl.rlim_cur);
+    return lm_fail(t, e, rc, "committing");
+}
+
+/*
  * Ends t: commits when commit is set, else aborts.  A transaction that
  * filled the map grows it here, once nothing of ours is open.
  */
@@ -818,7 +852,7 @@ txn_finish(struct lm_txn *t, bool commit, struct err *e)
     if (commit && t->write && !t->map_full) {
         rc = mdb_txn_commit(t->txn);
         if (rc != 0)
-            rc = lm_fail(t, e, rc, "committing");
+            rc = commit_fail(t, rc, e);
     } else {
         mdb_txn_abort(t->txn);
     }
@@ -2158,6 +2192,7 @@ lm_close(struct store *st)
         mdb_env_close(s->env);
     if (s->lock_ready)
         pthread_rwlock_destroy(&s->map_lock);
+    free(s->dir);
     free(s);
 }
 
@@ -2193,6 +2228,11 @@ lm_open(struct store **out, const struct store_options *opt,
         goto out;
     }
     s->base.ops = &store_lmdb_ops;
+    s->dir = strdup(opt->dir);
+    if (s->dir == NULL) {
+        err_set(e, ERR_NOMEM, "store: opening: out of memory");
+        goto out;
+    }
 
     rc = make_dirs(opt->dir, e);
     if (rc == 0)

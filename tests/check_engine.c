@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -949,6 +951,87 @@ START_TEST(engine_snapshots_replicas_and_update_check_round_trip)
 }
 END_TEST
 
+/*
+ * A child whose files may not grow (RLIMIT_FSIZE, the way a full disk
+ * looks to write(2)) writes reports until the store refuses: the refusal
+ * is ERR_FULL, and everything committed before it is still there.
+ */
+static void
+full_disk_child(const char *dir, int fd)
+{
+    struct engine_options opt = { .config_dir = dir };
+    static char body[60000];
+    struct engine *en;
+    struct rlimit rl;
+    struct stat sb;
+    struct err e;
+    char path[512], line[64];
+    int i, rc = 0;
+
+    signal(SIGXFSZ, SIG_IGN);
+    if (engine_open(&en, &opt, &e) != 0)
+        _exit(2);
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &sb) != 0)
+        _exit(3);
+    rl.rlim_cur = rl.rlim_max = (rlim_t)sb.st_size + (1 << 20);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        _exit(4);
+    memset(body, 'x', sizeof(body) - 1);
+    for (i = 0; i < 1000 && rc == 0; i++) {
+        rc = engine_csp_record(en, body, &e);
+        if (rc == 0)
+            write_line(fd, "ok");
+    }
+    snprintf(line, sizeof(line), "%s", err_name(rc));
+    write_line(fd, line);
+    write_line(fd, e.msg);
+    engine_close(en);
+    _exit(0);
+}
+
+START_TEST(engine_full_disk_is_err_full_and_keeps_commits)
+{
+    char *dir = tu_tmpdir();
+    char line[ERR_MSG_MAX];
+    struct engine *en;
+    struct err e;
+    int fds[2], status, acked = 0, n = 0;
+    pid_t pid;
+
+    en = open_at(dir, &e);
+    engine_close(en);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        full_disk_child(dir, fds[1]);
+    }
+    close(fds[1]);
+    while (read_line(fds[0], line, sizeof(line)) &&
+           strcmp(line, "ok") == 0)
+        acked++;
+    {
+        char msg[ERR_MSG_MAX];
+
+        read_line(fds[0], msg, sizeof(msg));
+        ck_assert_msg(strcmp(line, "ERR_FULL") == 0, "%s: %s", line, msg);
+    }
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_gt(acked, 0);
+
+    en = open_at(dir, &e);
+    ck_assert_int_eq(store_ops_of(engine_store(en))->csp_scan(
+        engine_store(en), NULL, count_csp, &n, &e), 0);
+    ck_assert_int_eq(n, acked);
+    engine_close(en);
+    tu_rmtree(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -987,6 +1070,7 @@ main(void)
                    engine_csp_record_prunes_reports_past_the_age_limit);
     tcase_add_test(disk,
                    engine_snapshots_replicas_and_update_check_round_trip);
+    tcase_add_test(disk, engine_full_disk_is_err_full_and_keeps_commits);
     suite_add_tcase(s, proc);
     suite_add_tcase(s, users);
     suite_add_tcase(s, tokens);
