@@ -87,6 +87,13 @@ OPT_SRCS := \
 	core/opt.c \
 	core/opt_yaml.c \
 	core/optval.c \
+	core/optval_csv.c \
+	core/optval_duration.c \
+	core/optval_scalar.c \
+	core/optval_struct.c \
+	core/optval_url.c \
+	core/optval_yaml.c \
+	core/optval_yaml_resolve.c \
 	core/version.c
 
 STORE_SRCS := \
@@ -123,6 +130,7 @@ TOOL_SRCS := \
 
 TESTS := \
 	check_api \
+	check_api_parts \
 	check_base \
 	check_config \
 	check_dump \
@@ -178,6 +186,10 @@ $(B)/tests/check_postgres: $(B)/tests/check_postgres.o $(PG_OBJS) \
 $(B)/tests/check_engine: $(B)/tests/check_engine.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_dump: $(B)/tests/check_dump.o $(BASE_OBJS) $(TEST_UTIL)
+API_PART_OBJS := $(call objs,api/auth.c api/gojson.c api/netaddr.c \
+	api/ratelimit.c api/router.c api/semver.c api/values.c)
+$(B)/tests/check_api_parts: $(B)/tests/check_api_parts.o \
+	$(API_PART_OBJS) $(BASE_OBJS)
 $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
 

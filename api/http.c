@@ -625,10 +625,21 @@ open_listener(struct api_server *srv, const char *addr, bool tls,
     return start_daemon(l, threads, e);
 }
 
+/* A HostPort value as Go's net.JoinHostPort writes it. */
+static void
+hostport_text(const struct opt_value *v, char *out, size_t size)
+{
+    bool v6 = strchr(v->host, ':') != NULL;
+
+    snprintf(out, size, "%s%s%s:%s", v6 ? "[" : "", v->host, v6 ? "]" : "",
+             v->port);
+}
+
 int
 api_http_open(struct api_server *srv, unsigned threads, struct err *e)
 {
     const char *http = opt_set_str(srv->set, "HTTP Address");
+    char tls[320];
     int rc = 0;
 
     if (threads == 0) {
@@ -638,9 +649,11 @@ api_http_open(struct api_server *srv, unsigned threads, struct err *e)
     }
     if (http[0] != '\0')
         rc = open_listener(srv, http, false, threads, e);
-    if (rc == 0 && opt_set_bool(srv->set, "TLS Enable"))
-        rc = open_listener(srv, opt_set_str(srv->set, "TLS Address"), true,
-                           threads, e);
+    if (rc == 0 && opt_set_bool(srv->set, "TLS Enable")) {
+        hostport_text(opt_set_get(srv->set, "TLS Address"), tls,
+                      sizeof(tls));
+        rc = open_listener(srv, tls, true, threads, e);
+    }
     return rc;
 }
 

@@ -102,8 +102,7 @@ read_settings(struct api_server *srv, struct err *e)
             return err_set(e, ERR_NOMEM, "out of memory");
     }
     srv->allow_cors = opt_set_bool(set, "DANGEROUS: Allow all CORS requests");
-    srv->redirect = opt_set_bool(set, "Redirect to Access URL") ||
-                    opt_set_bool(set, "Redirect HTTP to HTTPS");
+    srv->redirect = opt_set_bool(set, "Redirect to Access URL");
     srv->disable_expiry_refresh =
         opt_set_bool(set, "Disable Session Expiry Refresh");
     srv->max_token_ns = opt_set_int(set, "Max Token Lifetime");

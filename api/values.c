@@ -1,6 +1,7 @@
 /*
  * values.c: SSH options and experiments.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,4 +120,32 @@ json_t *
 values_experiments_available(void)
 {
     return json_pack("{s:[]}", "safe");
+}
+
+const char *
+values_env(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (; envp != NULL && *envp != NULL; envp++) {
+        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+            return *envp + len + 1;
+    }
+    return NULL;
+}
+
+bool
+values_default_config_dir(char *const *envp, char *out, size_t size)
+{
+    const char *xdg = values_env(envp, "XDG_CONFIG_HOME");
+    const char *home = values_env(envp, "HOME");
+    int n;
+
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(out, size, "%s/coderv2", xdg);
+    else if (home != NULL && home[0] != '\0')
+        n = snprintf(out, size, "%s/.config/coderv2", home);
+    else
+        return false;
+    return n > 0 && (size_t)n < size;
 }

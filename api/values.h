@@ -35,4 +35,14 @@ json_t *values_experiments(char *const *items, size_t n);
 /* The safe (available) experiments: {"safe":[]} in late 2025. */
 json_t *values_experiments_available(void);
 
+/*
+ * Coder's default configuration directory for envp: os.UserConfigDir()
+ * plus "coderv2", i.e. $XDG_CONFIG_HOME/coderv2 or $HOME/.config/coderv2.
+ * Returns false when neither variable is set (or the path is too long).
+ */
+bool values_default_config_dir(char *const *envp, char *out, size_t size);
+
+/* The value of NAME in envp ("NAME=value"), or NULL. */
+const char *values_env(char *const *envp, const char *name);
+
 #endif

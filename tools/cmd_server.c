@@ -1,17 +1,468 @@
 /*
- * cmd_server.c: placeholder until the command is written.
+ * cmd_server.c: `coder-cfg server`.
+ *
+ * Resolves the options exactly as Coder's server does, applies Coder's
+ * start-up adjustments and checks (api-behavior.md 1.12,
+ * options-semantics.md 7), opens the store, records this replica, and
+ * serves until SIGINT or SIGTERM.  Exit status: 0 after a clean stop or
+ * --help / --write-config, 2 for bad input, 1 for anything that failed
+ * at run time (port in use, certificate unreadable, store cannot open).
  */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "api/log.h"
+#include "api/server.h"
+#include "api/values.h"
+#include "core/deployment.h"
+#include "core/engine.h"
+#include "core/jsonx.h"
+#include "core/opt.h"
+#include "core/util.h"
 #include "tools/cmd.h"
 #include "core/banned.h"
+
+#define PATH_MAX_LEN 4096
+
+/* server's own flags; none of them is one of Coder's 216 options. */
+static const struct opt_desc server_options[] = {
+    {
+        .name = "Global Config",
+        .description = "Path to the global coder config directory (the "
+                       "LMDB store lives here).",
+        .flag = "global-config",
+        .env = "CODER_CONFIG_DIR",
+        .type = OPT_STRING,
+    },
+    {
+        .name = "Update Check URL",
+        .description = "Where the update check reads the latest release "
+                       "(a GitHub \"latest release\" JSON document).",
+        .flag = "update-check-url",
+        .env = "CODER_CFG_UPDATE_CHECK_URL",
+        .def = API_UPDATE_CHECK_URL,
+        .type = OPT_STRING,
+    },
+    {
+        .name = "Server Help",
+        .description = "Show this help.",
+        .flag = "help",
+        .shorthand = "h",
+        .type = OPT_BOOL,
+    },
+};
+
+static const char usage[] = "usage: coder-cfg server [flags]\n";
+
+#define NLOCAL (sizeof(server_options) / sizeof(server_options[0]))
+
+/* Everything the command holds, released in one place. */
+struct server {
+    struct opt_set *set;
+    struct api_log *log;
+    struct engine *en;
+    struct api_server *api;
+    struct store_replica replica;
+};
+
+static int
+fail(int status, const char *msg)
+{
+    fprintf(stderr, "coder-cfg: %s\n", msg);
+    return status;
+}
+
+static void
+print_diag(const struct opt_diag *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->nwarnings; i++)
+        fprintf(stderr, "coder-cfg: %s\n", d->warnings[i]);
+    for (i = 0; i < d->nerrors; i++)
+        fprintf(stderr, "coder-cfg: %s\n", d->errors[i]);
+}
+
+/* Parses flags and env; 0, or the exit status to return. */
+static int
+resolve(struct server *s, int argc, char **argv, char **envp)
+{
+    struct opt_diag diag;
+    size_t nargs;
+    char *const *args;
+    int rc;
+
+    s->set = deployment_set_new(envp);
+    if (s->set == NULL ||
+        opt_set_add_local(s->set, server_options, NLOCAL) < 0)
+        return fail(1, "out of memory");
+    opt_diag_init(&diag);
+    rc = opt_set_resolve(s->set, argc, argv, envp, &diag);
+    print_diag(&diag);
+    opt_diag_release(&diag);
+    if (rc < 0)
+        return 2;
+    args = opt_set_args(s->set, &nargs);
+    if (nargs > 0) {
+        fprintf(stderr, "coder-cfg: server takes no arguments, got \"%s\"\n",
+                args[0]);
+        return 2;
+    }
+    return 0;
+}
+
+/* --help and --write-config print and stop; returns -1 to go on. */
+static int
+print_and_stop(const struct server *s)
+{
+    struct buf out;
+    int rc;
+
+    if (!opt_set_bool(s->set, "Server Help") &&
+        !opt_set_bool(s->set, "Write Config"))
+        return -1;
+    buf_init(&out);
+    if (opt_set_bool(s->set, "Server Help"))
+        rc = opt_set_write_help(s->set, usage, &out);
+    else
+        rc = opt_set_write_yaml(s->set, &out);
+    if (rc == 0)
+        fwrite(out.data, 1, out.len, stdout);
+    buf_release(&out);
+    return rc == 0 ? 0 : fail(1, "cannot write the output");
+}
+
+static bool
+set_by_user(const struct opt_set *set, const char *name)
+{
+    enum opt_source src = opt_set_source(set, opt_set_find(set, name));
+
+    return src == OPT_SRC_FLAG || src == OPT_SRC_ENV || src == OPT_SRC_YAML;
+}
+
+/* The deprecated --address goes to the TLS or the HTTP address. */
+static int
+map_address(struct opt_set *set, struct err *e)
+{
+    const struct opt_value *a = opt_set_get(set, "Address");
+    char text[320];
+    bool v6 = strchr(a->host, ':') != NULL;
+    bool tls = opt_set_bool(set, "TLS Enable");
+    int rc;
+
+    if (!set_by_user(set, "Address"))
+        return 0;
+    snprintf(text, sizeof(text), "%s%s%s:%s", v6 ? "[" : "", a->host,
+             v6 ? "]" : "", a->port);
+    rc = opt_set_assign(set, tls ? "TLS Address" : "HTTP Address", text, e);
+    if (rc == 0)
+        rc = opt_set_assign(set, tls ? "HTTP Address" : "TLS Address", "",
+                            e);
+    return rc;
+}
+
+/* Coder's in-place adjustments after parsing. */
+static int
+adjust(struct server *s, char **envp, struct err *e)
+{
+    const char *old = values_env(envp, "CODER_TLS_REDIRECT_HTTP");
+    int rc = map_address(s->set, e);
+
+    if (rc == 0 && opt_set_bool(s->set, "Disable All Rate Limits"))
+        rc = opt_set_assign(s->set, "API Rate Limit", "-1", e);
+
+    /* The deprecated redirect flag now just sets the new one. */
+    if (rc == 0 && set_by_user(s->set, "Redirect HTTP to HTTPS"))
+        rc = opt_set_assign(s->set, "Redirect to Access URL",
+                            opt_set_bool(s->set, "Redirect HTTP to HTTPS")
+                                ? "true" : "false", e);
+    if (rc == 0 && old != NULL && (strcmp(old, "true") == 0 ||
+                                   strcmp(old, "1") == 0))
+        rc = opt_set_assign(s->set, "Redirect to Access URL", "true", e);
+    return rc;
+}
+
+/* Where the SSH option list came from, in the operator's spelling. */
+static const char *
+origin_of(const struct opt_set *set, const char *name)
+{
+    const char *o = opt_set_origin(set, opt_set_find(set, name));
+
+    return o != NULL && o[0] != '\0' ? o : "--ssh-config-options";
+}
+
+static int
+check_ssh(const struct opt_set *set, struct err *e)
+{
+    const struct opt_value *v = opt_set_get(set, "SSH Config Options");
+    size_t i;
+
+    for (i = 0; i < v->n; i++) {
+        const char *value;
+        size_t klen;
+
+        if (!values_ssh_split(v->list[i], &klen, &value))
+            return err_set(e, ERR_INVALID, "invalid config-ssh option "
+                           "\"%s\" in %s: want \"key value\" or "
+                           "\"key=value\"", v->list[i],
+                           origin_of(set, "SSH Config Options"));
+    }
+    return 0;
+}
+
+static int
+check_listeners(const struct opt_set *set, struct err *e)
+{
+    const struct opt_value *tls = opt_set_get(set, "TLS Address");
+    const struct opt_value *certs = opt_set_get(set, "TLS Certificate Files");
+    const struct opt_value *keys = opt_set_get(set, "TLS Key Files");
+    bool http = opt_set_str(set, "HTTP Address")[0] != '\0';
+
+    if (opt_set_bool(set, "TLS Enable")) {
+        if (tls->host[0] == '\0' && tls->port[0] == '\0')
+            return err_set(e, ERR_INVALID, "TLS address must be set if "
+                           "TLS is enabled");
+        if (certs->n != keys->n)
+            return err_set(e, ERR_INVALID, "--tls-cert-file and "
+                           "--tls-key-file must be used the same amount of "
+                           "times");
+        if (certs->n == 0)
+            return err_set(e, ERR_INVALID, "--tls-cert-file and "
+                           "--tls-key-file are required when TLS is "
+                           "enabled");
+        return 0;
+    }
+    if (!http)
+        return err_set(e, ERR_INVALID, "TLS is disabled. Enable with "
+                       "--tls-enable or specify a HTTP address");
+    return 0;
+}
+
+static int
+check_values(const struct opt_set *set, struct err *e)
+{
+    const char *url = opt_set_str(set, "Access URL");
+    int64_t refresh = opt_set_int(set, "Default OAuth Refresh Lifetime");
+    int64_t session = opt_set_int(set, "Session Duration");
+    char a[40];
+    char b[40];
+    int rc = check_listeners(set, e);
+
+    if (rc == 0 && url[0] != '\0' && strncmp(url, "http://", 7) != 0 &&
+        strncmp(url, "https://", 8) != 0)
+        rc = err_set(e, ERR_INVALID, "invalid access URL \"%s\": the "
+                     "scheme must be http or https", url);
+    if (rc == 0 && refresh <= session) {
+        opt_duration_format(refresh, a);
+        opt_duration_format(session, b);
+        rc = err_set(e, ERR_INVALID, "default-oauth-refresh-lifetime (%s) "
+                     "must be greater than session-duration (%s)", a, b);
+    }
+    if (rc == 0)
+        rc = check_ssh(set, e);
+    if (rc == 0 && strcmp(opt_set_str(set, "Postgres Auth"),
+                          "awsiamrds") == 0)
+        rc = err_set(e, ERR_UNSUPPORTED, "--postgres-auth awsiamrds is not "
+                     "supported: put a password in --postgres-url");
+    return rc;
+}
+
+static int
+open_log(struct server *s, struct err *e)
+{
+    const struct opt_value *filters = opt_set_get(s->set, "Log Filter");
+    struct api_log_options o;
+
+    memset(&o, 0, sizeof(o));
+    o.human = opt_set_str(s->set, "Human Log Location");
+    o.json = opt_set_str(s->set, "JSON Log Location");
+    o.verbose = opt_set_bool(s->set, "Verbose");
+    o.filters = filters->list;
+    o.nfilters = filters->n;
+    return api_log_open(&s->log, &o, e);
+}
+
+static void
+log_experiments(const struct server *s)
+{
+    static const char *const known[] = {
+        "example", "auto-fill-parameters", "notifications",
+        "workspace-usage", "web-push", "oauth2", "mcp-server-http",
+        "workspace-sharing", "terraform-directory-reuse",
+    };
+    const struct opt_value *v = opt_set_get(s->set, "Experiments");
+    size_t i;
+    size_t k;
+
+    for (i = 0; i < v->n; i++) {
+        bool found = false;
+
+        if (strcmp(v->list[i], "*") == 0)
+            continue;
+        for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+            found = found || util_ascii_ieq(v->list[i], known[k]);
+        api_log_write(s->log, API_LOG_WARN, "server",
+                      found ? "experiment enabled: here be dragons"
+                            : "ignoring unknown experiment",
+                      "experiment", v->list[i], (const char *)NULL);
+    }
+}
+
+static int
+open_engine(struct server *s, char **envp, struct err *e)
+{
+    struct engine_options o;
+    char dir[PATH_MAX_LEN];
+    const char *cfg = opt_set_str(s->set, "Global Config");
+
+    memset(&o, 0, sizeof(o));
+    if (cfg[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", cfg);
+    else if (!values_default_config_dir(envp, dir, sizeof(dir)))
+        return err_set(e, ERR_INVALID, "no config directory: set "
+                       "--global-config, CODER_CONFIG_DIR or HOME");
+    o.config_dir = dir;
+    o.pg_url = opt_set_str(s->set, "Postgres Connection URL");
+    return engine_open(&s->en, &o, e);
+}
+
+/* This replica's heartbeat and its config snapshot. */
+static int
+record_replica(struct server *s, struct err *e)
+{
+    struct store_replica *r = &s->replica;
+    json_t *snap;
+    struct buf text;
+    int rc;
+
+    util_uuid_new(r->id);
+    if (gethostname(r->hostname, sizeof(r->hostname) - 1) != 0)
+        snprintf(r->hostname, sizeof(r->hostname), "unknown");
+    snprintf(r->version, sizeof(r->version), "%s", deployment_version());
+    r->started_at = util_now_ns();
+    r->heartbeat_at = r->started_at;
+    rc = engine_replica_heartbeat(s->en, r, e);
+    if (rc < 0)
+        return rc;
+
+    snap = json_pack("{s:s,s:s,s:I,s:o}", "replica_id", r->id, "version",
+                     r->version, "taken_at", (json_int_t)r->started_at,
+                     "options", opt_set_options_json(s->set,
+                                                     OPT_JSON_ORIGIN));
+    buf_init(&text);
+    rc = snap != NULL ? jsonx_dump(snap, &text, false) : ERR_NOMEM;
+    if (rc == 0)
+        rc = engine_snapshot_record(s->en, r->id, buf_str(&text), e);
+    buf_release(&text);
+    json_decref(snap);
+    return rc;
+}
+
+static int
+start_api(struct server *s, struct err *e)
+{
+    struct api_server_options o;
+
+    memset(&o, 0, sizeof(o));
+    o.set = s->set;
+    o.engine = s->en;
+    o.log = s->log;
+    o.update_check_url = opt_set_str(s->set, "Update Check URL");
+    o.replica = &s->replica;
+    return api_server_open(&s->api, &o, e);
+}
+
+static void
+log_listening(const struct server *s)
+{
+    const struct opt_value *tls = opt_set_get(s->set, "TLS Address");
+    const char *http = opt_set_str(s->set, "HTTP Address");
+
+    if (!api_log_enabled(s->log, API_LOG_INFO))
+        return;
+    if (http[0] != '\0')
+        api_log_write(s->log, API_LOG_INFO, "server", "started HTTP "
+                      "listener", "address", http, (const char *)NULL);
+    if (opt_set_bool(s->set, "TLS Enable"))
+        api_log_write(s->log, API_LOG_INFO, "server", "started TLS "
+                      "listener", "host", tls->host, "port", tls->port,
+                      (const char *)NULL);
+}
+
+/* Blocks until SIGINT or SIGTERM (blocked in every thread). */
+static void
+wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+
+    while (sigwait(set, &sig) != 0)
+        continue;
+}
+
+/* Exit status for a failed step: bad input 2, anything else 1. */
+static int
+status_of(int rc)
+{
+    return rc == ERR_INVALID ? 2 : 1;
+}
+
+static int
+serve(struct server *s, char **envp)
+{
+    sigset_t sigs;
+    struct err e;
+    int rc;
+
+    err_clear(&e);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = adjust(s, envp, &e);
+    if (rc == 0)
+        rc = check_values(s->set, &e);
+    if (rc == 0)
+        rc = open_log(s, &e);
+    if (rc < 0)
+        return fail(rc == ERR_UNSUPPORTED ? 1 : 2, e.msg);
+    log_experiments(s);
+
+    rc = open_engine(s, envp, &e);
+    if (rc == 0)
+        rc = record_replica(s, &e);
+    if (rc == 0)
+        rc = start_api(s, &e);
+    if (rc < 0)
+        return fail(status_of(rc), e.msg);
+    log_listening(s);
+
+    wait_for_signal(&sigs);
+    api_log_write(s->log, API_LOG_INFO, "server", "shutting down",
+                  (const char *)NULL);
+    return 0;
+}
 
 int
 cmd_server(int argc, char **argv, char **envp)
 {
-    (void)argc;
-    (void)argv;
-    (void)envp;
-    fputs("coder-cfg: server is not available yet\n", stderr);
-    return 1;
+    struct server s;
+    int status;
+
+    memset(&s, 0, sizeof(s));
+    status = resolve(&s, argc, argv, envp);
+    if (status == 0) {
+        status = print_and_stop(&s);
+        if (status < 0)
+            status = serve(&s, envp);
+    }
+    api_server_close(s.api);
+    engine_close(s.en);
+    api_log_close(s.log);
+    opt_set_free(s.set);
+    return status;
 }
