@@ -1,16 +1,719 @@
 /*
- * check_optval.c: placeholder suite until its module lands.
+ * check_optval.c: serpent's value types (options-semantics.md 3, 4, 5).
  */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jsonx.h"
+#include "core/opt.h"
+
+static const char *const auth_choices[] = { "password", "awsiamrds", NULL };
+
+static struct opt_desc
+desc(enum opt_type t)
+{
+    struct opt_desc d;
+
+    memset(&d, 0, sizeof(d));
+    d.name = "Test";
+    d.type = t;
+    if (t == OPT_ENUM || t == OPT_ENUM_ARRAY)
+        d.choices = auth_choices;
+    return d;
+}
+
+static struct opt_desc
+struct_desc(enum opt_struct_kind k)
+{
+    struct opt_desc d = desc(OPT_STRUCT);
+
+    d.skind = k;
+    return d;
+}
+
+/* Every helper result lives in this buffer until the next call. */
+static char out_text[65536];
+
+static const char *
+keep(struct buf *b)
+{
+    snprintf(out_text, sizeof(out_text), "%s", buf_str(b));
+    buf_release(b);
+    return out_text;
+}
+
+static void
+setup_value(struct opt_value *v, const struct opt_desc *d)
+{
+    ck_assert_int_eq(optval_init(v, d->type), 0);
+}
+
+/* Sets text and returns the error message, or "" on success. */
+static const char *
+set(struct opt_value *v, const struct opt_desc *d, const char *text)
+{
+    struct err e;
+
+    err_clear(&e);
+    if (optval_set(v, d, text, &e) == 0)
+        return "";
+    ck_assert_msg(e.msg[0] != '\0', "error without a message");
+    snprintf(out_text, sizeof(out_text), "%s", e.msg);
+    return out_text;
+}
+
+static const char *
+text(const struct opt_value *v, const struct opt_desc *d)
+{
+    struct buf b;
+
+    buf_init(&b);
+    ck_assert_int_eq(optval_text(v, d, &b), 0);
+    return keep(&b);
+}
+
+static const char *
+json_text(json_t *j)
+{
+    struct buf b;
+
+    ck_assert_ptr_nonnull(j);
+    buf_init(&b);
+    ck_assert_int_eq(jsonx_dump(j, &b, false), 0);
+    json_decref(j);
+    return keep(&b);
+}
+
+static const char *
+yaml_text(const struct opt_value *v, const struct opt_desc *d, int indent)
+{
+    struct buf b;
+
+    buf_init(&b);
+    ck_assert_int_eq(optval_yaml(v, d, indent, &b), 0);
+    return keep(&b);
+}
+
+/* Parses text as one value (of its type) and formats it back. */
+static const char *
+reformat(enum opt_type t, const char *in)
+{
+    struct opt_desc d = desc(t);
+    struct opt_value v;
+    const char *msg;
+    char copy[4096];
+
+    setup_value(&v, &d);
+    msg = set(&v, &d, in);
+    ck_assert_msg(msg[0] == '\0', "set %s: %s", in, msg);
+    snprintf(copy, sizeof(copy), "%s", text(&v, &d));
+    optval_release(&v);
+    snprintf(out_text, sizeof(out_text), "%s", copy);
+    return out_text;
+}
+
+/* Applies the YAML document "k:<yaml>" to v through optval_set_yaml. */
+static int
+apply_yaml(struct opt_value *v, const struct opt_desc *d, const char *yaml,
+           struct err *e)
+{
+    yaml_parser_t p;
+    yaml_document_t doc;
+    yaml_node_t *root, *val;
+    char src[8192];
+    int rc;
+
+    snprintf(src, sizeof(src), "k:%s\n", yaml);
+    ck_assert(yaml_parser_initialize(&p));
+    yaml_parser_set_input_string(&p, (const unsigned char *)src,
+                                 strlen(src));
+    ck_assert_msg(yaml_parser_load(&p, &doc), "yaml does not parse: %s",
+                  src);
+    root = yaml_document_get_root_node(&doc);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_int_eq(root->type, YAML_MAPPING_NODE);
+    val = yaml_document_get_node(&doc,
+                                 root->data.mapping.pairs.start->value);
+    err_clear(e);
+    rc = optval_set_yaml(v, d, &doc, val, e);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+/* --- durations ---------------------------------------------------------- */
+
+START_TEST(duration_format_matches_go_table)
+{
+    static const struct {
+        int64_t ns;
+        const char *text;
+    } table[] = {
+        { 0, "0s" },
+        { 1, "1ns" },
+        { 1500, "1.5\xc2\xb5s" },
+        { 1000000, "1ms" },
+        { 1234567, "1.234567ms" },
+        { 15000000, "15ms" },
+        { 100000000, "100ms" },
+        { 500000000, "500ms" },
+        { 1000000000, "1s" },
+        { 1500000000, "1.5s" },
+        { INT64_C(30000000000), "30s" },
+        { INT64_C(60000000000), "1m0s" },
+        { INT64_C(61001000000), "1m1.001s" },
+        { INT64_C(90000000000), "1m30s" },
+        { INT64_C(3600000000000), "1h0m0s" },
+        { INT64_C(3600500000000), "1h0m0.5s" },
+        { INT64_C(86400000000000), "24h0m0s" },
+        { INT64_C(604800000000000), "168h0m0s" },
+        { INT64_C(5184000000000000), "1440h0m0s" },
+        { INT64_C(3155760000000000000), "876600h0m0s" },
+        { INT64_C(-1500000000), "-1.5s" },
+        { INT64_MAX, "2562047h47m16.854775807s" },
+        { INT64_MIN, "-2562047h47m16.854775808s" },
+    };
+    char out[40];
+    size_t i;
+
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        opt_duration_format(table[i].ns, out);
+        ck_assert_str_eq(out, table[i].text);
+    }
+}
+END_TEST
+
+static int64_t
+dur(const char *s)
+{
+    struct err e;
+    int64_t ns = -42;
+
+    err_clear(&e);
+    ck_assert_msg(opt_duration_parse(s, &ns, &e) == 0, "%s: %s", s, e.msg);
+    return ns;
+}
+
+static const char *
+dur_error(const char *s)
+{
+    struct err e;
+    int64_t ns = 42;
+
+    err_clear(&e);
+    ck_assert_int_eq(opt_duration_parse(s, &ns, &e), ERR_INVALID);
+    ck_assert(ns == 0);
+    snprintf(out_text, sizeof(out_text), "%s", e.msg);
+    return out_text;
+}
+
+START_TEST(duration_parses_days_weeks_and_go_units)
+{
+    ck_assert_str_eq(reformat(OPT_DURATION, "60d"), "1440h0m0s");
+    ck_assert_str_eq(reformat(OPT_DURATION, "7d"), "168h0m0s");
+    ck_assert_str_eq(reformat(OPT_DURATION, "1w"), "168h0m0s");
+    ck_assert_str_eq(reformat(OPT_DURATION, "1m"), "1m0s");
+    ck_assert_str_eq(reformat(OPT_DURATION, "90s"), "1m30s");
+    ck_assert_str_eq(reformat(OPT_DURATION, "1.5s"), "1.5s");
+    ck_assert(dur("0") == 0);
+    ck_assert(dur("+0") == 0);
+    ck_assert(dur("-0") == 0);
+    ck_assert(dur("30m1h") == dur("1h30m"));
+    ck_assert(dur("1.5h") == INT64_C(5400000000000));
+    ck_assert(dur("-1.5s") == INT64_C(-1500000000));
+    ck_assert(dur("1us") == 1000);
+    ck_assert(dur("1\xc2\xb5s") == 1000);
+    ck_assert(dur("1\xce\xbcs") == 1000);
+    ck_assert(dur(".5s") == 500000000);
+    ck_assert(dur("1.s") == 1000000000);
+    ck_assert(dur("2562047h47m16.854775807s") == INT64_MAX);
+    ck_assert(dur("-9223372036854775808ns") == INT64_MIN);
+}
+END_TEST
+
+START_TEST(duration_rejects_what_go_rejects)
+{
+    ck_assert_str_eq(dur_error("90"), "missing unit in duration \"90\"");
+    ck_assert_str_eq(dur_error("1H"), "unknown unit \"H\" in duration "
+                     "\"1H\"");
+    ck_assert_str_eq(dur_error(""), "invalid duration \"\"");
+    ck_assert_str_eq(dur_error("1 h"), "unknown unit \" h\" in duration "
+                     "\"1 h\"");
+    ck_assert_str_eq(dur_error("."), "invalid duration \".\"");
+    ck_assert_str_eq(dur_error("-"), "invalid duration \"-\"");
+    ck_assert_str_eq(dur_error("9223372036854775808ns"),
+                     "invalid duration \"9223372036854775808ns\"");
+    ck_assert_str_eq(dur_error("2562048h"), "invalid duration "
+                     "\"2562048h\"");
+    ck_assert_str_eq(dur_error("15251w"), "unknown unit \"w\" in "
+                     "duration \"15251w\"");
+}
+END_TEST
+
+START_TEST(duration_json_is_nanoseconds_and_yaml_is_text)
+{
+    struct opt_desc d = desc(OPT_DURATION);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "24h"), "");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "86400000000000");
+    ck_assert_str_eq(json_text(optval_config_json(&v, &d)),
+                     "86400000000000");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " 24h0m0s");
+    ck_assert_str_eq(set(&v, &d, "bad"), "invalid duration \"bad\"");
+    ck_assert(v.i == 0);
+    optval_release(&v);
+}
+END_TEST
+
+/* --- CSV and string arrays ---------------------------------------------- */
+
+static const char *
+csv(const char *s)
+{
+    struct buf b;
+    struct err e;
+    char **items = NULL;
+    size_t n = 0, i;
+
+    err_clear(&e);
+    buf_init(&b);
+    if (opt_csv_split(s, &items, &n, &e) < 0) {
+        ck_assert_uint_eq(n, 0);
+        snprintf(out_text, sizeof(out_text), "error: %s", e.msg);
+        buf_release(&b);
+        return out_text;
+    }
+    for (i = 0; i < n; i++)
+        buf_addf(&b, "[%s]", items[i]);
+    for (i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+    return keep(&b);
+}
+
+START_TEST(csv_reads_one_record_like_go)
+{
+    ck_assert_str_eq(csv("a,b"), "[a][b]");
+    ck_assert_str_eq(csv("a, b"), "[a][ b]");
+    ck_assert_str_eq(csv("\"a,b\",c"), "[a,b][c]");
+    ck_assert_str_eq(csv("\"say \"\"hi\"\"\""), "[say \"hi\"]");
+    ck_assert_str_eq(csv(","), "[][]");
+    ck_assert_str_eq(csv("a,"), "[a][]");
+    ck_assert_str_eq(csv(" "), "[ ]");
+    ck_assert_str_eq(csv("a,b\nc"), "[a][b]");
+    ck_assert_str_eq(csv("\n\na"), "[a]");
+    ck_assert_str_eq(csv("a\r\n"), "[a]");
+    ck_assert_str_eq(csv("a\r"), "[a]");
+    ck_assert_str_eq(csv("'x',y"), "['x'][y]");
+    ck_assert_str_eq(csv("\"a\nb\",c"), "[a\nb][c]");
+    ck_assert_str_eq(csv("\"a\r\nb\""), "[a\nb]");
+}
+END_TEST
+
+START_TEST(csv_errors_carry_go_text_and_position)
+{
+    ck_assert_str_eq(csv("a\"b"), "error: parse error on line 1, "
+                     "column 2: bare \" in non-quoted-field");
+    ck_assert_str_eq(csv("x \"y\""), "error: parse error on line 1, "
+                     "column 3: bare \" in non-quoted-field");
+    ck_assert_str_eq(csv("\"a\"b"), "error: parse error on line 1, "
+                     "column 3: extraneous or missing \" in "
+                     "quoted-field");
+    ck_assert_str_eq(csv("\"abc"), "error: parse error on line 1, "
+                     "column 5: extraneous or missing \" in "
+                     "quoted-field");
+    ck_assert_str_eq(csv("\n"), "error: EOF");
+}
+END_TEST
+
+START_TEST(string_array_appends_and_empty_clears_to_nil)
+{
+    struct opt_desc d = desc(OPT_STRING_ARRAY);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "null");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " []");
+    ck_assert_str_eq(set(&v, &d, "a"), "");
+    ck_assert_str_eq(set(&v, &d, "b,c"), "");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "[\"a\",\"b\",\"c\"]");
+    ck_assert_str_eq(set(&v, &d, "x\"y"), "parse error on line 1, "
+                     "column 2: bare \" in non-quoted-field");
+    ck_assert_uint_eq(v.n, 3);
+    ck_assert_str_eq(yaml_text(&v, &d, 2), "\n    - a\n    - b\n    - c");
+    ck_assert_str_eq(set(&v, &d, ""), "");
+    ck_assert_ptr_null(v.list);
+    ck_assert_str_eq(json_text(optval_config_json(&v, &d)), "null");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(string_array_empty_non_nil_list_is_json_brackets)
+{
+    struct opt_desc d = desc(OPT_STRING_ARRAY);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_int_eq(apply_yaml(&v, &d, " []", NULL), 0);
+    ck_assert_ptr_null(v.list);
+    d.check = OPT_CHECK_PLAIN;
+    ck_assert_int_eq(apply_yaml(&v, &d, " []", NULL), 0);
+    ck_assert_ptr_nonnull(v.list);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "[]");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(string_array_text_keeps_serpents_unflushed_writer)
+{
+    ck_assert_str_eq(reformat(OPT_STRING_ARRAY, "a,b"), "");
+}
+END_TEST
+
+/* --- bool, int, float, string ------------------------------------------- */
+
+START_TEST(bool_accepts_exactly_go_spellings)
+{
+    static const char *const yes[] = { "1", "t", "T", "TRUE", "true",
+                                       "True", NULL };
+    static const char *const no[] = { "0", "f", "F", "FALSE", "false",
+                                      "False", "", NULL };
+    static const char *const bad[] = { "yes", "on", " true", "tRUE", "2",
+                                       NULL };
+    struct opt_desc d = desc(OPT_BOOL);
+    struct opt_value v;
+    size_t i;
+
+    setup_value(&v, &d);
+    for (i = 0; yes[i] != NULL; i++) {
+        v.b = false;
+        ck_assert_str_eq(set(&v, &d, yes[i]), "");
+        ck_assert(v.b);
+    }
+    for (i = 0; no[i] != NULL; i++) {
+        v.b = true;
+        ck_assert_str_eq(set(&v, &d, no[i]), "");
+        ck_assert(!v.b);
+    }
+    for (i = 0; bad[i] != NULL; i++) {
+        v.b = true;
+        ck_assert_str_ne(set(&v, &d, bad[i]), "");
+        ck_assert(!v.b);
+    }
+    ck_assert_str_eq(set(&v, &d, "yes"), "invalid boolean \"yes\": want "
+                     "true or false");
+    v.b = true;
+    ck_assert_str_eq(text(&v, &d), "true");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " true");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "true");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(int64_parses_base10_and_clamps_on_overflow)
+{
+    struct opt_desc d = desc(OPT_INT64);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "512"), "");
+    ck_assert(v.i == 512);
+    ck_assert_str_eq(set(&v, &d, "-1"), "");
+    ck_assert_str_eq(text(&v, &d), "-1");
+    ck_assert_str_eq(set(&v, &d, "1e3"), "invalid integer \"1e3\"");
+    ck_assert(v.i == 0);
+    ck_assert_str_eq(set(&v, &d, "99999999999999999999"),
+                     "integer \"99999999999999999999\" out of range");
+    ck_assert(v.i == INT64_MAX);
+    ck_assert_str_ne(set(&v, &d, ""), "");
+    ck_assert_str_ne(set(&v, &d, "0x10"), "");
+    v.i = 42;
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " 42");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "42");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(float64_formats_like_go)
+{
+    struct opt_desc d = desc(OPT_FLOAT64);
+    struct opt_value v;
+
+    ck_assert_str_eq(reformat(OPT_FLOAT64, "1.5"), "1.5");
+    ck_assert_str_eq(reformat(OPT_FLOAT64, "1e21"), "1000000000000000000000");
+    ck_assert_str_eq(reformat(OPT_FLOAT64, "0.000001"), "0.000001");
+    ck_assert_str_eq(reformat(OPT_FLOAT64, "-2"), "-2");
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "0x10"), "invalid number \"0x10\"");
+    ck_assert_str_eq(set(&v, &d, "1e999"), "number \"1e999\" out of "
+                     "range");
+    ck_assert_str_eq(set(&v, &d, "1e6"), "");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " 1e+06");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "1000000");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(string_stores_text_as_is)
+{
+    struct opt_desc d = desc(OPT_STRING);
+    struct opt_value v, c;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, " x \xff"), "");
+    ck_assert_str_eq(text(&v, &d), " x \xff");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "\" x \\ufffd\"");
+    ck_assert_int_eq(optval_copy(&c, &v), 0);
+    ck_assert_str_eq(c.s, " x \xff");
+    optval_release(&c);
+    optval_release(&v);
+}
+END_TEST
+
+/* --- host:port ---------------------------------------------------------- */
+
+START_TEST(hostport_splits_and_joins_like_go)
+{
+    ck_assert_str_eq(reformat(OPT_HOSTPORT, "127.0.0.1:3443"),
+                     "127.0.0.1:3443");
+    ck_assert_str_eq(reformat(OPT_HOSTPORT, "[::1]:80"), "[::1]:80");
+    ck_assert_str_eq(reformat(OPT_HOSTPORT, ":3000"), ":3000");
+    ck_assert_str_eq(reformat(OPT_HOSTPORT, "host:"), "host:");
+    ck_assert_str_eq(reformat(OPT_HOSTPORT, "h:x"), "h:x");
+}
+END_TEST
+
+START_TEST(hostport_errors_clear_host_and_port)
+{
+    struct opt_desc d = desc(OPT_HOSTPORT);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, ""), "must not be empty");
+    ck_assert_str_eq(set(&v, &d, "[::1]:80"), "");
+    ck_assert_str_eq(v.host, "::1");
+    ck_assert_str_eq(set(&v, &d, ""), "must not be empty");
+    ck_assert_str_eq(v.host, "::1");
+    ck_assert_str_eq(set(&v, &d, "localhost"), "address localhost: "
+                     "missing port in address");
+    ck_assert_str_eq(v.host, "");
+    ck_assert_str_eq(v.port, "");
+    ck_assert_str_eq(set(&v, &d, "::1:80"), "address ::1:80: too many "
+                     "colons in address");
+    ck_assert_str_eq(set(&v, &d, "[::1]80"), "address [::1]80: missing "
+                     "port in address");
+    ck_assert_str_eq(set(&v, &d, "[::1"), "address [::1: missing ']' in "
+                     "address");
+    ck_assert_str_eq(text(&v, &d), "");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), "");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "\"\"");
+    ck_assert_str_eq(set(&v, &d, "0.0.0.0:8080"), "");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "\"0.0.0.0:8080\"");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " 0.0.0.0:8080");
+    optval_release(&v);
+}
+END_TEST
+
+/* --- enum and regexp ---------------------------------------------------- */
+
+START_TEST(enum_matches_ignoring_case_and_keeps_the_text)
+{
+    struct opt_desc d = desc(OPT_ENUM);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "PASSWORD"), "");
+    ck_assert_str_eq(text(&v, &d), "PASSWORD");
+    ck_assert_str_eq(set(&v, &d, "x"), "invalid choice: x, should be one "
+                     "of [password awsiamrds]");
+    ck_assert_str_eq(v.s, "PASSWORD");
+    ck_assert_str_eq(set(&v, &d, ""), "invalid choice: , should be one "
+                     "of [password awsiamrds]");
+    ck_assert_str_eq(set(&v, &d, "password"), "");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)),
+                     "{\"Choices\":[\"password\",\"awsiamrds\"],"
+                     "\"Value\":\"password\"}");
+    ck_assert_str_eq(json_text(optval_config_json(&v, &d)),
+                     "\"password\"");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " password");
+    ck_assert(optval_is_default(&v, &d) == false);
+    d.def = "password";
+    ck_assert(optval_is_default(&v, &d));
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(enum_array_checks_every_item)
+{
+    struct opt_desc d = desc(OPT_ENUM_ARRAY);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)),
+                     "{\"Choices\":[\"password\",\"awsiamrds\"],"
+                     "\"Value\":null}");
+    ck_assert_str_eq(set(&v, &d, "password,AWSIAMRDS"), "");
+    ck_assert_str_eq(set(&v, &d, "password,x"), "invalid choice: x, "
+                     "should be one of [password awsiamrds]");
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_str_eq(json_text(optval_config_json(&v, &d)),
+                     "[\"password\",\"AWSIAMRDS\"]");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(regexp_compiles_and_reports_go_style_errors)
+{
+    struct opt_desc d = desc(OPT_REGEXP);
+    struct opt_value v, c;
+    const char *msg;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "^[a-z]+$"), "");
+    ck_assert_ptr_nonnull(v.re);
+    msg = set(&v, &d, "(");
+    ck_assert_msg(strncmp(msg, "invalid regex expression: ", 26) == 0,
+                  "%s", msg);
+    ck_assert_str_eq(v.s, "^[a-z]+$");
+    ck_assert_str_eq(set(&v, &d, "a(?=b)"), "invalid regex expression: "
+                     "error parsing regexp: invalid or unsupported Perl "
+                     "syntax: `(?=`");
+    ck_assert_str_eq(set(&v, &d, "(a)\\1"), "invalid regex expression: "
+                     "error parsing regexp: invalid or unsupported Perl "
+                     "syntax: `\\1`");
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "\"^[a-z]+$\"");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " ^[a-z]+$");
+    ck_assert_int_eq(optval_copy(&c, &v), 0);
+    ck_assert_ptr_nonnull(c.re);
+    ck_assert_ptr_ne(c.re, v.re);
+    optval_release(&c);
+    ck_assert_str_eq(set(&v, &d, "[a-z]"), "");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " '[a-z]'");
+    ck_assert_str_eq(set(&v, &d, ""), "");
+    ck_assert_ptr_nonnull(v.re);
+    optval_release(&v);
+}
+END_TEST
+
+/* --- type names --------------------------------------------------------- */
+
+static const char *
+type_name(const struct opt_desc *d)
+{
+    struct buf b;
+
+    buf_init(&b);
+    ck_assert_int_eq(optval_type_name(d, &b), 0);
+    return keep(&b);
+}
+
+START_TEST(type_names_match_serpent)
+{
+    struct opt_desc d = desc(OPT_ENUM);
+
+    ck_assert_str_eq(type_name(&d), "enum[password\\|awsiamrds]");
+    ck_assert_uint_eq(strlen(type_name(&d)), 25);
+    d = desc(OPT_ENUM_ARRAY);
+    ck_assert_str_eq(type_name(&d), "enum-array[password\\|awsiamrds]");
+    d = desc(OPT_HOSTPORT);
+    ck_assert_str_eq(type_name(&d), "host:port");
+    d = desc(OPT_INT64);
+    ck_assert_str_eq(type_name(&d), "int");
+    d = desc(OPT_STRING_ARRAY);
+    ck_assert_str_eq(type_name(&d), "string-array");
+    d = desc(OPT_YAML_PATH);
+    ck_assert_str_eq(type_name(&d), "yaml-config-path");
+    d = struct_desc(OPT_STRUCT_LINKS);
+    ck_assert_str_eq(type_name(&d), "struct[[]codersdk.LinkConfig]");
+    d = struct_desc(OPT_STRUCT_MAP_UUIDS);
+    ck_assert_str_eq(type_name(&d), "struct[map[string][]uuid.UUID]");
+}
+END_TEST
+
+/* --- validate checks ---------------------------------------------------- */
+
+START_TEST(validate_checks_labels_provisioners_and_wildcards)
+{
+    struct opt_desc d = desc(OPT_STRING_ARRAY);
+    struct opt_value v;
+    struct err e;
+
+    setup_value(&v, &d);
+    d.check = OPT_CHECK_AGG_LABELS;
+    ck_assert_str_eq(set(&v, &d, "agent_name,username"), "");
+    ck_assert_str_eq(set(&v, &d, "foo"), "\"foo\" is not a valid "
+                     "aggregation label; only one or more of "
+                     "[\"agent_name\" \"template_name\" \"username\" "
+                     "\"workspace_name\"] are acceptable");
+    ck_assert_int_eq(apply_yaml(&v, &d, " [bar]", &e), 0);
+    ck_assert_str_eq(v.list[0], "bar");
+    ck_assert_int_eq(apply_yaml(&v, &d, " agent_name", &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "cannot unmarshal !!str `agent_name` into "
+                     "serpent.StringArray");
+    ck_assert_int_eq(apply_yaml(&v, &d, " template_name", &e),
+                     ERR_INVALID);
+    ck_assert_str_eq(e.msg, "cannot unmarshal !!str `templat...` into "
+                     "serpent.StringArray");
+    d.check = OPT_CHECK_PROVISIONERS;
+    ck_assert_str_eq(set(&v, &d, ""), "");
+    ck_assert_str_eq(set(&v, &d, "terraform,echo"), "");
+    ck_assert_str_eq(set(&v, &d, "docker"), "provisioner type 'docker' "
+                     "is not supported");
+    optval_release(&v);
+
+    d = desc(OPT_STRING);
+    d.check = OPT_CHECK_WILDCARD;
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "*.example.com"), "");
+    ck_assert_str_eq(set(&v, &d, "*--apps.Example.com:8080"), "");
+    ck_assert_str_eq(set(&v, &d, ""), "");
+    ck_assert_str_ne(set(&v, &d, "example.com"), "");
+    ck_assert_str_ne(set(&v, &d, "*.*.example.com"), "");
+    ck_assert_str_ne(set(&v, &d, "a.*.example.com"), "");
+    ck_assert_str_ne(set(&v, &d, "https://*.example.com"), "");
+    ck_assert_str_eq(set(&v, &d, "*"), "invalid wildcard access URL "
+                     "\"*\": hostname pattern must contain at least two "
+                     "labels");
+    optval_release(&v);
+}
+END_TEST
 
 int
 main(void)
 {
     Suite *s = suite_create("check_optval");
-    SRunner *sr = srunner_create(s);
+    TCase *tc = tcase_create("values");
+    SRunner *sr;
     int failed;
 
+    tcase_add_test(tc, duration_format_matches_go_table);
+    tcase_add_test(tc, duration_parses_days_weeks_and_go_units);
+    tcase_add_test(tc, duration_rejects_what_go_rejects);
+    tcase_add_test(tc, duration_json_is_nanoseconds_and_yaml_is_text);
+    tcase_add_test(tc, csv_reads_one_record_like_go);
+    tcase_add_test(tc, csv_errors_carry_go_text_and_position);
+    tcase_add_test(tc, string_array_appends_and_empty_clears_to_nil);
+    tcase_add_test(tc, string_array_empty_non_nil_list_is_json_brackets);
+    tcase_add_test(tc, string_array_text_keeps_serpents_unflushed_writer);
+    tcase_add_test(tc, bool_accepts_exactly_go_spellings);
+    tcase_add_test(tc, int64_parses_base10_and_clamps_on_overflow);
+    tcase_add_test(tc, float64_formats_like_go);
+    tcase_add_test(tc, string_stores_text_as_is);
+    tcase_add_test(tc, hostport_splits_and_joins_like_go);
+    tcase_add_test(tc, hostport_errors_clear_host_and_port);
+    tcase_add_test(tc, enum_matches_ignoring_case_and_keeps_the_text);
+    tcase_add_test(tc, enum_array_checks_every_item);
+    tcase_add_test(tc, regexp_compiles_and_reports_go_style_errors);
+    tcase_add_test(tc, type_names_match_serpent);
+    tcase_add_test(tc, validate_checks_labels_provisioners_and_wildcards);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
