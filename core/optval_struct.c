@@ -512,14 +512,23 @@ decode_value(struct opt_value *v, enum opt_struct_kind k,
     return 0;
 }
 
+/* yaml.v3's parse error text, with its choice of line number. */
 static int
 load_error(yaml_parser_t *p, struct err *e)
 {
+    size_t line = p->context_mark.line != 0 ? p->context_mark.line
+                                            : p->problem_mark.line;
+    const char *msg = p->problem != NULL ? p->problem
+                                         : "unknown problem parsing YAML "
+                                           "content";
+
     if (p->error == YAML_MEMORY_ERROR)
         return nomem(e);
-    return err_set(e, ERR_INVALID, "yaml: line %zu: %s",
-                   p->problem_mark.line + 1,
-                   p->problem != NULL ? p->problem : "invalid YAML");
+    if (line != 0 && p->error == YAML_SCANNER_ERROR)
+        line++;
+    if (line == 0)
+        return err_set(e, ERR_INVALID, "yaml: %s", msg);
+    return err_set(e, ERR_INVALID, "yaml: line %zu: %s", line, msg);
 }
 
 int

@@ -347,18 +347,22 @@ parse(struct url *u, char *s, struct err *e)
     return 0;
 }
 
-/* EscapedPath and EscapedFragment: the raw text when it is valid. */
+/*
+ * EscapedPath and EscapedFragment: the raw text when it is valid as it
+ * is, else the decoded text escaped again.  Bad escapes are refused
+ * first, as setPath and setFragment refuse them.
+ */
 static int
 write_part(const char *raw, enum mode m, struct buf *out, struct err *e)
 {
     struct buf dec;
     int rc;
 
-    if (valid_encoded(raw, m))
-        return buf_adds(out, raw);
     buf_init(&dec);
     rc = unescape(raw, m, &dec, e);
-    if (rc == 0)
+    if (rc == 0 && valid_encoded(raw, m))
+        rc = buf_adds(out, raw);
+    else if (rc == 0)
         rc = escape(buf_str(&dec), m, out);
     buf_release(&dec);
     return rc;

@@ -684,6 +684,467 @@ START_TEST(validate_checks_labels_provisioners_and_wildcards)
 }
 END_TEST
 
+/* --- URL ---------------------------------------------------------------- */
+
+static const char *
+url_error(const char *in)
+{
+    struct opt_desc d = desc(OPT_URL);
+    struct opt_value v;
+    char msg[1024];
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "https://keep.example"), "");
+    snprintf(msg, sizeof(msg), "%s", set(&v, &d, in));
+    if (msg[0] != '\0')
+        ck_assert_str_eq(v.s, "https://keep.example");
+    optval_release(&v);
+    snprintf(out_text, sizeof(out_text), "%s", msg);
+    return out_text;
+}
+
+START_TEST(url_normalises_like_go_url_string)
+{
+    ck_assert_str_eq(reformat(OPT_URL, ""), "");
+    ck_assert_str_eq(reformat(OPT_URL, "HTTPS://Example.COM/a b?q=1 2#f g"),
+                     "https://Example.COM/a%20b?q=1 2#f%20g");
+    ck_assert_str_eq(reformat(OPT_URL, "example.com"), "example.com");
+    ck_assert_str_eq(reformat(OPT_URL, "http://"), "http:");
+    ck_assert_str_eq(reformat(OPT_URL, "http://x#"), "http://x");
+    ck_assert_str_eq(reformat(OPT_URL, "http://x?"), "http://x?");
+    ck_assert_str_eq(reformat(OPT_URL, "mailto:a@b.c"), "mailto:a@b.c");
+    ck_assert_str_eq(reformat(OPT_URL, "http://u:p%40ss@h:80/p"),
+                     "http://u:p%40ss@h:80/p");
+    ck_assert_str_eq(reformat(OPT_URL, "http://[::1]:8080/x"),
+                     "http://[::1]:8080/x");
+    ck_assert_str_eq(reformat(OPT_URL, "http://h/%7e"), "http://h/%7e");
+    ck_assert_str_eq(reformat(OPT_URL, "http://h/a%2Fb"), "http://h/a%2Fb");
+    ck_assert_str_eq(reformat(OPT_URL, "file:///etc"), "file:///etc");
+    ck_assert_str_eq(reformat(OPT_URL, "*"), "*");
+    ck_assert_str_eq(reformat(OPT_URL, "/a/b:c"), "/a/b:c");
+    ck_assert_str_eq(reformat(OPT_URL, "a:b/c:d"), "a:b/c:d");
+}
+END_TEST
+
+START_TEST(url_refuses_what_go_refuses_and_keeps_the_old_value)
+{
+    ck_assert_str_eq(url_error("http://x/%zz"), "parse \"http://x/%zz\": "
+                     "invalid URL escape \"%zz\"");
+    ck_assert_str_eq(url_error("http://x/%4"), "parse \"http://x/%4\": "
+                     "invalid URL escape \"%4\"");
+    ck_assert_str_eq(url_error("http://x\x01"), "parse \"http://x\x01\": "
+                     "net/url: invalid control character in URL");
+    ck_assert_str_eq(url_error("http://[::1/x"), "parse \"http://[::1/x\":"
+                     " missing ']' in host");
+    ck_assert_str_eq(url_error("1a:b"), "parse \"1a:b\": first path "
+                     "segment in URL cannot contain colon");
+    ck_assert_str_eq(url_error(":foo"), "parse \":foo\": missing protocol "
+                     "scheme");
+    ck_assert_str_eq(url_error("http://h:port/"), "parse \"http://h:port/"
+                     "\": invalid port \":port\" after host");
+    ck_assert_str_eq(url_error("http://a b/"), "parse \"http://a b/\": "
+                     "invalid character \" \" in host name");
+}
+END_TEST
+
+START_TEST(url_json_is_a_string_and_empty_yaml_prints_nothing)
+{
+    struct opt_desc d = desc(OPT_URL);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "\"\"");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), "");
+    ck_assert_str_eq(set(&v, &d, "https://dev.coder.com"), "");
+    ck_assert_str_eq(json_text(optval_config_json(&v, &d)),
+                     "\"https://dev.coder.com\"");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " https://dev.coder.com");
+    optval_release(&v);
+}
+END_TEST
+
+/* --- Struct[T] ---------------------------------------------------------- */
+
+static const char *
+struct_json(const struct opt_value *v, const struct opt_desc *d)
+{
+    return json_text(optval_config_json(v, d));
+}
+
+START_TEST(struct_map_merges_and_sorts_keys)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_MAP_STRING);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(struct_json(&v, &d), "null");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " {}");
+    ck_assert_str_eq(set(&v, &d, ""), "");
+    ck_assert_ptr_null(v.js);
+    ck_assert_str_eq(set(&v, &d, "{\"access_type\": \"offline\"}"), "");
+    ck_assert_str_eq(text(&v, &d), "access_type: offline\n");
+    ck_assert_str_eq(set(&v, &d, "b: 2\na: x"), "");
+    ck_assert_str_eq(struct_json(&v, &d),
+                     "{\"a\":\"x\",\"access_type\":\"offline\",\"b\":\"2\"}");
+    ck_assert_str_eq(set(&v, &d, "[1]"), "cannot unmarshal !!seq into "
+                     "map[string]string");
+    ck_assert_str_eq(set(&v, &d, "{a: [1]}"), "cannot unmarshal !!seq "
+                     "into string");
+    ck_assert_str_eq(set(&v, &d, "{a: "), "yaml: line 1: did not find "
+                     "expected node content");
+    ck_assert_uint_eq(json_object_size(v.js), 3);
+    ck_assert_str_eq(yaml_text(&v, &d, 2), "\n    a: x\n    access_type: "
+                     "offline\n    b: \"2\"");
+    ck_assert_str_eq(set(&v, &d, "null"), "");
+    ck_assert_ptr_null(v.js);
+    ck_assert_str_eq(set(&v, &d, "{}"), "");
+    ck_assert_str_eq(struct_json(&v, &d), "{}");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(struct_slice_is_replaced_and_keeps_field_order)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_LINKS);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(yaml_text(&v, &d, 0), " []");
+    ck_assert_str_eq(text(&v, &d), "[]\n");
+    ck_assert_str_eq(set(&v, &d, "[{\"icon\":\"docs\",\"name\":\"Docs\","
+                         "\"target\":\"https://x\"}]"), "");
+    ck_assert_str_eq(struct_json(&v, &d), "[{\"name\":\"Docs\",\"target\":"
+                     "\"https://x\",\"icon\":\"docs\"}]");
+    ck_assert_str_eq(set(&v, &d, "- name: A\n  location: navbar\n- name: B"),
+                     "");
+    ck_assert_str_eq(struct_json(&v, &d), "[{\"name\":\"A\",\"target\":\"\","
+                     "\"icon\":\"\",\"location\":\"navbar\"},{\"name\":\"B\","
+                     "\"target\":\"\",\"icon\":\"\"}]");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), "\n  - name: A\n    target: \"\""
+                     "\n    icon: \"\"\n    location: navbar\n  - name: B\n"
+                     "    target: \"\"\n    icon: \"\"");
+    ck_assert_str_eq(set(&v, &d, "foo"), "cannot unmarshal !!str `foo` "
+                     "into []codersdk.LinkConfig");
+    ck_assert_str_eq(set(&v, &d, "[]"), "");
+    ck_assert_str_eq(struct_json(&v, &d), "[]");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(external_auth_hides_secret_fields_from_json_only)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_EXTERNAL_AUTH);
+    struct opt_value v;
+    char js[4096];
+    const char *y;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "[{type: github, client_secret: s3cr3t, "
+                         "extra_token_keys: [k], scopes: [repo], "
+                         "no_refresh: yes}]"), "");
+    snprintf(js, sizeof(js), "%s", struct_json(&v, &d));
+    ck_assert_ptr_null(strstr(js, "s3cr3t"));
+    ck_assert_ptr_null(strstr(js, "extra_token_keys"));
+    ck_assert_ptr_nonnull(strstr(js, "\"no_refresh\":true,\"scopes\":"
+                                 "[\"repo\"],\"device_flow\":false"));
+    ck_assert(strncmp(js, "[{\"type\":\"github\",\"client_id\":\"\",\"id\"",
+                      37) == 0);
+    y = yaml_text(&v, &d, 0);
+    ck_assert_ptr_nonnull(strstr(y, "\n    client_secret: s3cr3t\n"));
+    ck_assert_ptr_nonnull(strstr(y, "\n    extra_token_keys:\n      - k\n"));
+    ck_assert_ptr_nonnull(strstr(y, "\n    code_challenge_methods_supported:"
+                                 " []"));
+    ck_assert_str_eq(set(&v, &d, "[{no_refresh: maybe}]"), "cannot "
+                     "unmarshal !!str `maybe` into bool");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(uuid_map_validates_and_canonicalises)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_MAP_UUIDS);
+    struct opt_value v;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "{\"g\": [\"5C1B7B3E-7D0A-4C51-9B7E-"
+                         "2F0F6D2F2C11\"]}"), "");
+    ck_assert_str_eq(struct_json(&v, &d), "{\"g\":[\"5c1b7b3e-7d0a-4c51-"
+                     "9b7e-2f0f6d2f2c11\"]}");
+    ck_assert_str_eq(set(&v, &d, "{h: [abc]}"), "invalid UUID length: 3");
+    ck_assert_str_eq(set(&v, &d, "{h: [zc1b7b3e-7d0a-4c51-9b7e-"
+                         "2f0f6d2f2c11]}"), "invalid UUID format");
+    ck_assert_str_eq(set(&v, &d, "{h: 5c1b7b3e7d0a4c519b7e2f0f6d2f2c11}"),
+                     "cannot unmarshal !!str `5c1b7b3...` into "
+                     "[]uuid.UUID");
+    ck_assert_str_eq(set(&v, &d, "{h: [5c1b7b3e7d0a4c519b7e2f0f6d2f2c11]}"),
+                     "");
+    ck_assert_str_eq(struct_json(&v, &d), "{\"g\":[\"5c1b7b3e-7d0a-4c51-"
+                     "9b7e-2f0f6d2f2c11\"],\"h\":[\"5c1b7b3e-7d0a-4c51-9b7e-"
+                     "2f0f6d2f2c11\"]}");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(struct_yaml_node_without_children_makes_a_nil_slice)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_LINKS);
+    struct opt_value v;
+    struct err e;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "[{name: a}]"), "");
+    ck_assert_int_eq(apply_yaml(&v, &d, " foo", &e), 0);
+    ck_assert_ptr_null(v.js);
+    ck_assert_int_eq(apply_yaml(&v, &d, "\n  - name: b\n    icon: bug", &e),
+                     0);
+    ck_assert_str_eq(struct_json(&v, &d), "[{\"name\":\"b\",\"target\":\"\","
+                     "\"icon\":\"bug\"}]");
+    ck_assert_int_eq(apply_yaml(&v, &d, " []", &e), 0);
+    ck_assert_str_eq(struct_json(&v, &d), "null");
+    ck_assert_int_eq(apply_yaml(&v, &d, " {a: b}", &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "cannot unmarshal !!map into "
+                     "[]codersdk.LinkConfig");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(struct_map_of_lists_writes_nested_blocks)
+{
+    struct opt_desc d = struct_desc(OPT_STRUCT_MAP_STRINGS);
+    struct opt_value v, back;
+    struct err e;
+    struct buf y;
+
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "{admin: [owner, \"true\"], a10: [], "
+                         "a9: ~}"), "");
+    ck_assert_str_eq(struct_json(&v, &d), "{\"a10\":[],\"a9\":null,"
+                     "\"admin\":[\"owner\",\"true\"]}");
+    buf_init(&y);
+    ck_assert_int_eq(optval_yaml(&v, &d, 0, &y), 0);
+    ck_assert_str_eq(buf_str(&y), "\n  a9: []\n  a10: []\n  admin:\n"
+                     "    - owner\n    - \"true\"");
+    setup_value(&back, &d);
+    ck_assert_int_eq(apply_yaml(&back, &d, buf_str(&y), &e), 0);
+    ck_assert_str_eq(struct_json(&back, &d), "{\"a10\":[],\"a9\":[],"
+                     "\"admin\":[\"owner\",\"true\"]}");
+    buf_release(&y);
+    optval_release(&back);
+    optval_release(&v);
+}
+END_TEST
+
+/* --- YAML output and input ---------------------------------------------- */
+
+static const char *
+ystr(const char *s)
+{
+    struct buf b;
+
+    buf_init(&b);
+    ck_assert_int_eq(opt_yaml_string(s, 0, &b), 0);
+    return keep(&b);
+}
+
+START_TEST(yaml_quotes_strings_that_would_change_type)
+{
+    ck_assert_str_eq(ystr("plain"), "plain");
+    ck_assert_str_eq(ystr(""), "\"\"");
+    ck_assert_str_eq(ystr("true"), "\"true\"");
+    ck_assert_str_eq(ystr("yes"), "\"yes\"");
+    ck_assert_str_eq(ystr("Off"), "\"Off\"");
+    ck_assert_str_eq(ystr("123"), "\"123\"");
+    ck_assert_str_eq(ystr("1.5"), "\"1.5\"");
+    ck_assert_str_eq(ystr("0x1F"), "\"0x1F\"");
+    ck_assert_str_eq(ystr("1_000"), "\"1_000\"");
+    ck_assert_str_eq(ystr("1:30"), "\"1:30\"");
+    ck_assert_str_eq(ystr("2024-01-02"), "\"2024-01-02\"");
+    ck_assert_str_eq(ystr("2024-13-02"), "2024-13-02");
+    ck_assert_str_eq(ystr(".inf"), "\".inf\"");
+    ck_assert_str_eq(ystr("null"), "\"null\"");
+    ck_assert_str_eq(ystr("~"), "\"~\"");
+    ck_assert_str_eq(ystr("1.2.3"), "1.2.3");
+    ck_assert_str_eq(ystr("0.0.0.0:8080"), "0.0.0.0:8080");
+    ck_assert_str_eq(ystr("-"), "'-'");
+    ck_assert_str_eq(ystr("-a"), "-a");
+}
+END_TEST
+
+START_TEST(yaml_quotes_strings_that_cannot_be_plain)
+{
+    ck_assert_str_eq(ystr("*.example.com"), "'*.example.com'");
+    ck_assert_str_eq(ystr("a: b"), "'a: b'");
+    ck_assert_str_eq(ystr("a:b"), "a:b");
+    ck_assert_str_eq(ystr("%s%n"), "'%s%n'");
+    ck_assert_str_eq(ystr("@x"), "'@x'");
+    ck_assert_str_eq(ystr("`x"), "'`x'");
+    ck_assert_str_eq(ystr("a #b"), "'a #b'");
+    ck_assert_str_eq(ystr("a#b"), "a#b");
+    ck_assert_str_eq(ystr("- a"), "'- a'");
+    ck_assert_str_eq(ystr("x "), "'x '");
+    ck_assert_str_eq(ystr(" x"), "' x'");
+    ck_assert_str_eq(ystr("it's"), "it's");
+    ck_assert_str_eq(ystr("'q"), "'''q'");
+    ck_assert_str_eq(ystr("---"), "'---'");
+    ck_assert_str_eq(ystr("a\tb"), "\"a\\tb\"");
+    ck_assert_str_eq(ystr("\xf0\x9f\x98\x80"), "\"\\U0001F600\"");
+    ck_assert_str_eq(ystr("caf\xc3\xa9"), "caf\xc3\xa9");
+    ck_assert_str_eq(ystr("\xff"), "!!binary /w==");
+}
+END_TEST
+
+START_TEST(yaml_writes_multi_line_strings_as_literal_blocks)
+{
+    struct buf b;
+
+    ck_assert_str_eq(ystr("a\nb"), "|-\n  a\n  b");
+    ck_assert_str_eq(ystr("a\n"), "|\n  a");
+    ck_assert_str_eq(ystr("a\n\n"), "|+\n  a\n");
+    ck_assert_str_eq(ystr(" a\nb"), "|2-\n   a\n  b");
+    ck_assert_str_eq(ystr("a\n\nb"), "|-\n  a\n\n  b");
+    ck_assert_str_eq(ystr("a \nb"), "\"a \\nb\"");
+    ck_assert_str_eq(ystr("a\nb "), "\"a\\nb \"");
+    buf_init(&b);
+    ck_assert_int_eq(opt_yaml_string("x\ny", 4, &b), 0);
+    ck_assert_str_eq(buf_str(&b), "|-\n      x\n      y");
+    buf_release(&b);
+}
+END_TEST
+
+/*
+ * Sets in, writes the value as "k:<yaml>", reads that back into a fresh
+ * value and expects the same JSON.
+ */
+static void
+assert_round_trip(const struct opt_desc *d, const char *in)
+{
+    struct opt_value v, back;
+    struct buf y;
+    struct err e;
+    char want[4096];
+
+    setup_value(&v, d);
+    setup_value(&back, d);
+    ck_assert_str_eq(set(&v, d, in), "");
+    buf_init(&y);
+    ck_assert_int_eq(optval_yaml(&v, d, 0, &y), 0);
+    ck_assert_msg(apply_yaml(&back, d, buf_str(&y), &e) == 0,
+                  "%s -> %s: %s", in, buf_str(&y), e.msg);
+    snprintf(want, sizeof(want), "%s", json_text(optval_json(&v, d)));
+    ck_assert_msg(strcmp(json_text(optval_json(&back, d)), want) == 0,
+                  "%s -> k:%s -> %s, want %s", in, buf_str(&y), out_text,
+                  want);
+    buf_release(&y);
+    optval_release(&back);
+    optval_release(&v);
+}
+
+START_TEST(yaml_output_reads_back_to_the_same_value)
+{
+    static const char *const strings[] = {
+        "true", "123", "1.5", "null", "~", "yes", "", "*.example.com",
+        "a: b", "line one\nline two", "trailing\n\n", "%s%n", " lead",
+        "tab\there", "quote\"s", "back\\slash", "- dash", "#hash",
+        "2024-01-02", "\xe2\x80\xa8sep", NULL
+    };
+    struct opt_desc d = desc(OPT_STRING);
+    size_t i;
+
+    for (i = 0; strings[i] != NULL; i++)
+        assert_round_trip(&d, strings[i]);
+    d = desc(OPT_STRING_ARRAY);
+    assert_round_trip(&d, "\"true\",123,\"a: b\",\"x\ny\",*");
+    d = desc(OPT_DURATION);
+    assert_round_trip(&d, "60d");
+    d = desc(OPT_URL);
+    assert_round_trip(&d, "https://x.example/a b");
+    assert_round_trip(&d, "*");
+    d = desc(OPT_HOSTPORT);
+    assert_round_trip(&d, "[::1]:80");
+    d = desc(OPT_REGEXP);
+    assert_round_trip(&d, "[a-z]+: #x");
+    d = desc(OPT_INT64);
+    assert_round_trip(&d, "-12");
+    d = desc(OPT_BOOL);
+    assert_round_trip(&d, "true");
+    d = struct_desc(OPT_STRUCT_EXTERNAL_AUTH);
+    assert_round_trip(&d, "[{type: gh, client_secret: \"true\", "
+                      "scopes: [a], regex: \"^x: y$\", extra_token_keys: [], "
+                      "code_challenge_methods_supported: [S256]}]");
+    d = struct_desc(OPT_STRUCT_MAP_STRING);
+    assert_round_trip(&d, "{\"\": \"multi\\nline\", \"a b\": \"~\"}");
+}
+END_TEST
+
+START_TEST(yaml_scalars_use_the_raw_text)
+{
+    struct opt_desc d = desc(OPT_STRING);
+    struct opt_value v;
+    struct err e;
+
+    setup_value(&v, &d);
+    ck_assert_int_eq(apply_yaml(&v, &d, " null", &e), 0);
+    ck_assert_str_eq(v.s, "null");
+    ck_assert_int_eq(apply_yaml(&v, &d, " 5", &e), 0);
+    ck_assert_str_eq(v.s, "5");
+    ck_assert_int_eq(apply_yaml(&v, &d, "", &e), 0);
+    ck_assert_str_eq(v.s, "");
+    ck_assert_int_eq(apply_yaml(&v, &d, " {a: b}", &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "mapping nodes must implement "
+                     "yaml.Unmarshaler");
+    d.check = OPT_CHECK_PLAIN;
+    ck_assert_int_eq(apply_yaml(&v, &d, " x", &e), 0);
+    ck_assert_int_eq(apply_yaml(&v, &d, " null", &e), 0);
+    ck_assert_str_eq(v.s, "x");
+    optval_release(&v);
+
+    d = desc(OPT_INT64);
+    setup_value(&v, &d);
+    ck_assert_int_eq(apply_yaml(&v, &d, " \"123\"", &e), 0);
+    ck_assert(v.i == 123);
+    optval_release(&v);
+
+    d = desc(OPT_STRING_ARRAY);
+    setup_value(&v, &d);
+    ck_assert_int_eq(apply_yaml(&v, &d, " a,b", &e), 0);
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_int_eq(apply_yaml(&v, &d, " [x, ~, \"y\"]", &e), 0);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "[\"x\",\"y\"]");
+    ck_assert_int_eq(apply_yaml(&v, &d, " [[x]]", &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "cannot unmarshal !!seq into string");
+    optval_release(&v);
+
+    d = desc(OPT_HOSTPORT);
+    setup_value(&v, &d);
+    ck_assert_int_eq(apply_yaml(&v, &d, "", &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "must not be empty");
+    optval_release(&v);
+}
+END_TEST
+
+START_TEST(is_default_compares_with_the_parsed_default)
+{
+    struct opt_desc d = desc(OPT_DURATION);
+    struct opt_value v;
+
+    d.def = "24h";
+    setup_value(&v, &d);
+    ck_assert(!optval_is_default(&v, &d));
+    ck_assert_str_eq(set(&v, &d, "1d"), "");
+    ck_assert(optval_is_default(&v, &d));
+    optval_release(&v);
+
+    d = desc(OPT_STRING_ARRAY);
+    d.def = "openid,profile,email";
+    setup_value(&v, &d);
+    ck_assert_str_eq(set(&v, &d, "openid,profile"), "");
+    ck_assert(!optval_is_default(&v, &d));
+    ck_assert_str_eq(set(&v, &d, "email"), "");
+    ck_assert(optval_is_default(&v, &d));
+    optval_release(&v);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -712,6 +1173,21 @@ main(void)
     tcase_add_test(tc, regexp_compiles_and_reports_go_style_errors);
     tcase_add_test(tc, type_names_match_serpent);
     tcase_add_test(tc, validate_checks_labels_provisioners_and_wildcards);
+    tcase_add_test(tc, url_normalises_like_go_url_string);
+    tcase_add_test(tc, url_refuses_what_go_refuses_and_keeps_the_old_value);
+    tcase_add_test(tc, url_json_is_a_string_and_empty_yaml_prints_nothing);
+    tcase_add_test(tc, struct_map_merges_and_sorts_keys);
+    tcase_add_test(tc, struct_slice_is_replaced_and_keeps_field_order);
+    tcase_add_test(tc, external_auth_hides_secret_fields_from_json_only);
+    tcase_add_test(tc, uuid_map_validates_and_canonicalises);
+    tcase_add_test(tc, struct_yaml_node_without_children_makes_a_nil_slice);
+    tcase_add_test(tc, struct_map_of_lists_writes_nested_blocks);
+    tcase_add_test(tc, yaml_quotes_strings_that_would_change_type);
+    tcase_add_test(tc, yaml_quotes_strings_that_cannot_be_plain);
+    tcase_add_test(tc, yaml_writes_multi_line_strings_as_literal_blocks);
+    tcase_add_test(tc, yaml_output_reads_back_to_the_same_value);
+    tcase_add_test(tc, yaml_scalars_use_the_raw_text);
+    tcase_add_test(tc, is_default_compares_with_the_parsed_default);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
