@@ -160,6 +160,7 @@ static struct MHD_Response *
 make_response(struct api_request *rq)
 {
     struct blob *b = rq->blob;
+    char *heap = rq->heap;
 
     switch (rq->kind) {
     case API_BODY_BLOB:
@@ -167,8 +168,8 @@ make_response(struct api_request *rq)
         return MHD_create_response_from_buffer_with_free_callback_cls(
             b->len, b->data, blob_done, b);
     case API_BODY_HEAP:
-        rq->heap = NULL;
-        return MHD_create_response_from_buffer(rq->heap_len, rq->heap,
+        rq->heap = NULL;        /* and so does this */
+        return MHD_create_response_from_buffer(rq->heap_len, heap,
                                                MHD_RESPMEM_MUST_FREE);
     default:
         return MHD_create_response_from_buffer(0, (void *)"",
@@ -481,8 +482,15 @@ open_socket(const char *addr, int *fd_out, struct err *e)
             break;
     }
     freeaddrinfo(res);
-    if (sys < 0)
-        return err_set(e, ERR_IO, "listen on %s: %s", addr, strerror(-sys));
+    if (sys < 0) {
+        char why[128];
+
+        /* Messages are lower case: "address already in use". */
+        snprintf(why, sizeof(why), "%s", strerror(-sys));
+        if (why[0] >= 'A' && why[0] <= 'Z')
+            why[0] = (char)(why[0] - 'A' + 'a');
+        return err_set(e, ERR_IO, "listen on %s: %s", addr, why);
+    }
     return 0;
 }
 
@@ -538,12 +546,12 @@ start_daemon(struct api_listener *l, unsigned threads, struct err *e)
         tls[0].option = MHD_OPTION_END;
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, l,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_LISTEN_SOCKET, l->fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     if (l->daemon == NULL) {

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -133,6 +135,19 @@ tu_env_set(struct tu_env *env, const char *name, const char *value)
     ck_assert_msg(env->v != NULL, "out of memory");
     env->v[env->n++] = item;
     env->v[env->n] = NULL;
+}
+
+const char *
+tu_env_get(const struct tu_env *env, const char *name)
+{
+    size_t nlen = strlen(name);
+    size_t i;
+
+    for (i = 0; i < env->n; i++) {
+        if (strncmp(env->v[i], name, nlen) == 0 && env->v[i][nlen] == '=')
+            return env->v[i] + nlen + 1;
+    }
+    return NULL;
 }
 
 void
@@ -356,6 +371,9 @@ tu_http(const char *method, const char *url, const char *const *headers,
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    /* Test servers use throwaway self-signed certificates. */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -442,6 +460,8 @@ tu_server_start(struct tu_server *s, const char *dir, char *const args[],
         use = &own;
     }
     tu_env_set(use, "CODER_CONFIG_DIR", s->dir);
+    if (tu_env_get(use, "CODER_UPDATE_CHECK") == NULL)
+        tu_env_set(use, "CODER_UPDATE_CHECK", "false");
 
     argv[n++] = (char *)tu_bin();
     argv[n++] = (char *)"server";
@@ -466,11 +486,14 @@ tu_server_start(struct tu_server *s, const char *dir, char *const args[],
     return -1;
 }
 
-void
+int
 tu_server_stop(struct tu_server *s)
 {
+    int rc;
+
     tu_proc_kill(&s->proc, SIGTERM);
-    if (tu_proc_wait_ms(&s->proc, 10000) < 0)
+    rc = tu_proc_wait_ms(&s->proc, 10000);
+    if (rc < 0)
         tu_proc_kill(&s->proc, SIGKILL);
     tu_proc_release(&s->proc);
     if (s->owns_dir)
@@ -478,22 +501,215 @@ tu_server_stop(struct tu_server *s)
     else
         free(s->dir);
     s->dir = NULL;
+    return rc;
+}
+
+int
+tu_admin_run(const struct tu_server *s, char *const args[], char **out,
+             char **err)
+{
+    struct tu_env env;
+    int rc;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_CONFIG_DIR", s->dir);
+    rc = tu_run(args, &env, out, err);
+    tu_env_release(&env);
+    if (out != NULL && *out != NULL) {
+        size_t len = strlen(*out);
+
+        while (len > 0 && (*out)[len - 1] == '\n')
+            (*out)[--len] = '\0';
+    }
+    return rc;
 }
 
 char *
 tu_admin(const struct tu_server *s, char *const args[])
 {
-    struct tu_env env;
     char *out = NULL;
     char *err = NULL;
-    int rc;
+    int rc = tu_admin_run(s, args, &out, &err);
 
-    tu_env_init(&env);
-    tu_env_set(&env, "CODER_CONFIG_DIR", s->dir);
-    rc = tu_run(args, &env, &out, &err);
-    tu_env_release(&env);
     ck_assert_msg(rc == 0, "admin command failed (%d): %s", rc,
                   err ? err : "");
     free(err);
     return out;
+}
+
+char *
+tu_user_token(const struct tu_server *s, const char *username,
+              const char *roles, const char *lifetime, char **id)
+{
+    char email[128];
+    char *create[] = { (char *)"users", (char *)"create",
+                       (char *)"--username", (char *)username,
+                       (char *)"--email", email, (char *)"--roles",
+                       (char *)roles, NULL };
+    char *token[] = { (char *)"tokens", (char *)"create",
+                      (char *)"--username", (char *)username,
+                      (char *)"--lifetime", (char *)lifetime, NULL };
+    char *uid;
+
+    snprintf(email, sizeof(email), "%s@example.com", username);
+    uid = tu_admin(s, create);
+    if (id != NULL)
+        *id = uid;
+    else
+        free(uid);
+    if (lifetime == NULL || lifetime[0] == '\0')
+        token[4] = NULL;
+    return tu_admin(s, token);
+}
+
+int
+tu_get(const struct tu_server *s, const char *path, const char *token,
+       const char *const *headers, struct tu_resp *r)
+{
+    const char *all[16];
+    char auth[128];
+    char url[512];
+    size_t n = 0;
+
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    if (token != NULL) {
+        snprintf(auth, sizeof(auth), "Coder-Session-Token: %s", token);
+        all[n++] = auth;
+    }
+    for (; headers != NULL && *headers != NULL && n < 15; headers++)
+        all[n++] = *headers;
+    all[n] = NULL;
+    return tu_http("GET", url, all, NULL, 0, r);
+}
+
+int
+tu_listen_silent(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    ck_assert(listen(fd, 16) == 0);
+    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct conn {
+    int fd;
+    char buf[2048];
+    size_t len;
+};
+
+static int
+connect_loopback(int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True once c->buf holds one whole response (headers and body). */
+static bool
+response_done(const struct conn *c)
+{
+    const char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    const char *cl;
+    size_t body;
+
+    if (end == NULL)
+        return false;
+    cl = memmem(c->buf, (size_t)(end - c->buf), "Content-Length: ", 16);
+    body = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
+    return c->len >= (size_t)(end + 4 - c->buf) + body;
+}
+
+/* Reads until every connection has its response; -1 on any failure. */
+static int
+read_all(struct conn *cs, struct pollfd *pf, int n)
+{
+    int left = n;
+    int i;
+
+    while (left > 0) {
+        if (poll(pf, (nfds_t)n, 10000) <= 0)
+            return -1;
+        for (i = 0; i < n; i++) {
+            ssize_t got;
+
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            got = read(cs[i].fd, cs[i].buf + cs[i].len,
+                       sizeof(cs[i].buf) - 1 - cs[i].len);
+            if (got <= 0)
+                return -1;
+            cs[i].len += (size_t)got;
+            if (response_done(&cs[i])) {
+                if (strncmp(cs[i].buf, "HTTP/1.1 200", 12) != 0)
+                    return -1;
+                pf[i].events = 0;
+                left--;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+tu_many_connections(int port, int n, int rounds)
+{
+    static const char req[] = "GET /api/v2/buildinfo HTTP/1.1\r\n"
+                              "Host: test\r\n\r\n";
+    struct conn *cs = calloc((size_t)n, sizeof(*cs));
+    struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+    struct rlimit rl;
+    int rc = -1;
+    int i, r;
+
+    ck_assert(cs != NULL && pf != NULL);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    for (i = 0; i < n; i++) {
+        cs[i].fd = connect_loopback(port);
+        if (cs[i].fd < 0)
+            goto out;
+    }
+    for (r = 0; r < rounds; r++) {
+        for (i = 0; i < n; i++) {
+            cs[i].len = 0;
+            pf[i].fd = cs[i].fd;
+            pf[i].events = POLLIN;
+            if (write(cs[i].fd, req, sizeof(req) - 1) !=
+                (ssize_t)(sizeof(req) - 1))
+                goto out;
+        }
+        if (read_all(cs, pf, n) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (i = 0; i < n; i++) {
+        if (cs[i].fd > 0)
+            close(cs[i].fd);
+    }
+    free(cs);
+    free(pf);
+    return rc;
 }

@@ -106,16 +106,59 @@ struct tu_server {
  * Starts "coder-cfg server --http-address 127.0.0.1:PORT" with
  * CODER_CONFIG_DIR set to a fresh directory (or dir when not NULL, which
  * the server then does not own), plus extra args and env, and waits until
- * /healthz answers (10 s at most).  Returns 0, or -1 when the server exited
- * or never answered (its stderr is then in s->proc.err_path).
+ * /healthz answers (10 s at most).  Unless env sets CODER_UPDATE_CHECK,
+ * the update check is off, so that no test reaches outside the machine.
+ * Returns 0, or -1 when the server exited or never answered (its stderr
+ * is then in s->proc.err_path).
  */
 int tu_server_start(struct tu_server *s, const char *dir,
                     char *const args[], struct tu_env *env);
 
-/* SIGTERM, wait, and remove the directory when the server owned it. */
-void tu_server_stop(struct tu_server *s);
+/*
+ * SIGTERM, wait, and remove the directory when the server owned it.
+ * Returns the server's exit status (0 after a clean stop).
+ */
+int tu_server_stop(struct tu_server *s);
 
-/* Runs an admin command against the server's store; stdout as heap. */
+/*
+ * Runs an admin command against the server's store; stdout as heap, with
+ * trailing newlines removed.  Aborts the test when the command fails.
+ */
 char *tu_admin(const struct tu_server *s, char *const args[]);
+
+/* The same, but returns the exit status; *out and *err may be NULL. */
+int tu_admin_run(const struct tu_server *s, char *const args[], char **out,
+                 char **err);
+
+/*
+ * Creates a user with roles ("owner", "" for member) and a token for it
+ * (lifetime "" for the default); returns the token as heap.  *id (may be
+ * NULL) receives the user's UUID as heap.
+ */
+char *tu_user_token(const struct tu_server *s, const char *username,
+                    const char *roles, const char *lifetime, char **id);
+
+/*
+ * GET s->base + path, with a Coder-Session-Token header when token is
+ * not NULL and extra headers (NULL-terminated, may be NULL).
+ */
+int tu_get(const struct tu_server *s, const char *path, const char *token,
+           const char *const *headers, struct tu_resp *r);
+
+/*
+ * Opens n keep-alive connections to 127.0.0.1:port at once and sends
+ * rounds requests for /api/v2/buildinfo over each, all in flight
+ * together.  Returns 0 when every answer is a 200, -1 otherwise.
+ */
+int tu_many_connections(int port, int n, int rounds);
+
+/*
+ * A socket listening on a free loopback port that never accepts; *port
+ * receives the port.  Returns the descriptor (close it when done).
+ */
+int tu_listen_silent(int *port);
+
+/* The value of NAME in env, or NULL. */
+const char *tu_env_get(const struct tu_env *env, const char *name);
 
 #endif
