@@ -451,6 +451,13 @@ list_yaml(char *const *list, size_t n, int indent, struct buf *out)
     size_t i;
     int rc = 0;
 
+    /*
+     * yaml.v3 writes a nil list as "[]", which reads back as an empty
+     * list rather than an unset one.  We write nothing after the colon
+     * instead, which reads back as nil, so that the file round-trips.
+     */
+    if (list == NULL)
+        return 0;
     if (n == 0)
         return buf_adds(out, " []");
     for (i = 0; rc == 0 && i < n; i++) {
@@ -729,12 +736,17 @@ set_by_kind(struct opt_value *v, const struct opt_desc *d,
     if (node->type == YAML_MAPPING_NODE)
         return err_set(e, ERR_INVALID, "mapping nodes must implement "
                        "yaml.Unmarshaler");
+    /*
+     * serpent turns an empty sequence into Set(""), which makes a list
+     * nil (JSON null).  We keep "key: []" as the empty list the operator
+     * wrote (JSON []), so that an explicit empty list stays visible.
+     */
+    if (d->type == OPT_STRING_ARRAY || d->type == OPT_ENUM_ARRAY)
+        return replace_list(v, doc, node, e);
     empty = optval_yaml_item(doc, node, 0) == NULL;
     if (empty)
         return optval_set(v, d, "", e);
-    if (d->type != OPT_STRING_ARRAY && d->type != OPT_ENUM_ARRAY)
-        return optval_yaml_type_error(e, node, go_type(d->type));
-    return replace_list(v, doc, node, e);
+    return optval_yaml_type_error(e, node, go_type(d->type));
 }
 
 int

@@ -361,7 +361,8 @@ START_TEST(string_array_empty_non_nil_list_is_json_brackets)
 
     setup_value(&v, &d);
     ck_assert_int_eq(apply_yaml(&v, &d, " []", NULL), 0);
-    ck_assert_ptr_null(v.list);
+    ck_assert_ptr_nonnull(v.list);
+    ck_assert_str_eq(json_text(optval_json(&v, &d)), "[]");
     d.check = OPT_CHECK_PLAIN;
     ck_assert_int_eq(apply_yaml(&v, &d, " []", NULL), 0);
     ck_assert_ptr_nonnull(v.list);
