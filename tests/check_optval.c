@@ -339,7 +339,7 @@ START_TEST(string_array_appends_and_empty_clears_to_nil)
 
     setup_value(&v, &d);
     ck_assert_str_eq(json_text(optval_json(&v, &d)), "null");
-    ck_assert_str_eq(yaml_text(&v, &d, 0), " []");
+    ck_assert_str_eq(yaml_text(&v, &d, 0), "");
     ck_assert_str_eq(set(&v, &d, "a"), "");
     ck_assert_str_eq(set(&v, &d, "b,c"), "");
     ck_assert_str_eq(json_text(optval_json(&v, &d)), "[\"a\",\"b\",\"c\"]");
