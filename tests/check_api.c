@@ -172,7 +172,9 @@ START_TEST(root_answers_wave_with_common_headers)
         ck_assert(ver != NULL && ver[0] == 'v');
         free(id);
         free(ver);
-        ck_assert_ptr_nonnull(tu_header(&r, "X-RateLimit-Remaining"));
+        id = tu_header(&r, "X-RateLimit-Remaining");
+        ck_assert_ptr_nonnull(id);
+        free(id);
         tu_resp_release(&r);
     }
 }
