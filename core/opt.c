@@ -1484,6 +1484,14 @@ opt_set_source(const struct opt_set *set, int i)
 }
 
 const char *
+opt_set_default(const struct opt_set *set, int i)
+{
+    if (i < 0 || (size_t)i >= set->n)
+        return NULL;
+    return default_of(&set->ent[i]);
+}
+
+const char *
 opt_set_origin(const struct opt_set *set, int i)
 {
     return set->ent[i].origin;

@@ -306,6 +306,12 @@ enum opt_source opt_set_source(const struct opt_set *set, int i);
  */
 const char *opt_set_origin(const struct opt_set *set, int i);
 
+/*
+ * The default text in force for option i (the table's, or one set with
+ * opt_set_set_default), or NULL when it has none.  i may be -1 (NULL).
+ */
+const char *opt_set_default(const struct opt_set *set, int i);
+
 /* Convenience look-ups by option name; the name must exist. */
 bool opt_set_bool(const struct opt_set *set, const char *name);
 int64_t opt_set_int(const struct opt_set *set, const char *name);

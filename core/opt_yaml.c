@@ -13,8 +13,8 @@
  * files show: greedy, at 80 characters, with a word longer than the line
  * left whole on a line of its own.
  *
- * Run-time defaults (four of Coder's are computed at start-up) are only
- * visible through the options JSON, so both writers read them from there.
+ * Defaults come from opt_set_default, so the four of Coder's that are
+ * computed at start-up show as they are in force.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -117,33 +117,11 @@ write_comment(const char *text, int indent, struct buf *out)
 
 /* --- defaults and order -------------------------------------------------- */
 
-/* Option name -> default text, taken from the options JSON. */
-static json_t *
-defaults_by_name(const struct opt_set *set)
-{
-    json_t *opts = opt_set_options_json(set, 0), *map = json_object();
-    json_t *o, *name, *def;
-    size_t k;
-
-    if (opts == NULL || map == NULL) {
-        json_decref(opts);
-        json_decref(map);
-        return NULL;
-    }
-    json_array_foreach(opts, k, o) {
-        name = json_object_get(o, "name");
-        def = json_object_get(o, "default");
-        if (json_is_string(name) && json_is_string(def))
-            json_object_set(map, json_string_value(name), def);
-    }
-    json_decref(opts);
-    return map;
-}
-
+/* The default text of d in set, or NULL when it has none. */
 static const char *
-default_text(json_t *defaults, const struct opt_desc *d)
+default_text(const struct opt_set *set, const struct opt_desc *d)
 {
-    return json_string_value(json_object_get(defaults, d->name));
+    return opt_set_default(set, opt_set_find(set, d->name));
 }
 
 struct named {
@@ -288,14 +266,14 @@ option_comment(const struct opt_desc *d, const char *def, struct buf *out)
 
 static int
 write_leaf(const struct opt_set *set, const struct ynode *node,
-           json_t *defaults, int indent, struct buf *out)
+           int indent, struct buf *out)
 {
     const struct opt_desc *d = opt_set_desc(set, node->opt);
     struct buf comment;
     int rc;
 
     buf_init(&comment);
-    rc = option_comment(d, default_text(defaults, d), &comment);
+    rc = option_comment(d, default_text(set, d), &comment);
     if (rc == 0)
         rc = write_comment(buf_str(&comment), indent, out);
     if (rc == 0)
@@ -310,7 +288,7 @@ write_leaf(const struct opt_set *set, const struct ynode *node,
 
 static int
 write_mapping(const struct opt_set *set, const struct ytree *t,
-              size_t parent, json_t *defaults, int indent, struct buf *out)
+              size_t parent, int indent, struct buf *out)
 {
     const struct ynode *node;
     int rc = 0;
@@ -318,7 +296,7 @@ write_mapping(const struct opt_set *set, const struct ytree *t,
     for (size_t c = t->v[parent].first; rc == 0 && c != 0; c = node->next) {
         node = &t->v[c];
         if (node->opt >= 0) {
-            rc = write_leaf(set, node, defaults, indent, out);
+            rc = write_leaf(set, node, indent, out);
             continue;
         }
         if (node->comment != NULL && node->comment[0] != '\0')
@@ -326,7 +304,7 @@ write_mapping(const struct opt_set *set, const struct ytree *t,
         if (rc == 0)
             rc = buf_addf(out, "%*s%s:\n", indent, "", node->key);
         if (rc == 0)
-            rc = write_mapping(set, t, c, defaults, indent + 2, out);
+            rc = write_mapping(set, t, c, indent + 2, out);
     }
     return rc;
 }
@@ -336,13 +314,12 @@ opt_set_write_yaml(const struct opt_set *set, struct buf *out)
 {
     struct ytree t = { NULL, 0 };
     struct named *order;
-    json_t *defaults = defaults_by_name(set);
     const struct opt_desc *d;
     size_t n = 0;
     int rc = ERR_NOMEM;
 
     order = name_order(set, &n);
-    if (order == NULL || defaults == NULL || tree_init(&t) != 0)
+    if (order == NULL || tree_init(&t) != 0)
         goto out;
 
     rc = 0;
@@ -352,12 +329,11 @@ opt_set_write_yaml(const struct opt_set *set, struct buf *out)
             rc = tree_place(&t, d, order[k].i);
     }
     if (rc == 0)
-        rc = write_mapping(set, &t, 0, defaults, 0, out);
+        rc = write_mapping(set, &t, 0, 0, out);
 
 out:
     free(t.v);
     free(order);
-    json_decref(defaults);
     return rc;
 }
 
@@ -462,9 +438,9 @@ deprecation(const struct opt_set *set, const struct opt_desc *d,
 /* One option: its flag line, then description and deprecation. */
 static int
 help_option(const struct opt_set *set, const struct opt_desc *d,
-            json_t *defaults, struct buf *out)
+            struct buf *out)
 {
-    const char *def = default_text(defaults, d);
+    const char *def = default_text(set, d);
     struct buf text;
     int rc;
 
@@ -519,8 +495,7 @@ help_header(const char *section, const struct opt_desc *first,
 /* The visible options of one section, in name order. */
 static int
 help_section(const struct opt_set *set, const struct named *order,
-             size_t n, const char *section, json_t *defaults,
-             struct buf *out)
+             size_t n, const char *section, struct buf *out)
 {
     const struct opt_desc *d;
     struct buf name;
@@ -538,7 +513,7 @@ help_section(const struct opt_set *set, const struct named *order,
             rc = help_header(section, d, out);
         header = true;
         if (rc == 0)
-            rc = help_option(set, d, defaults, out);
+            rc = help_option(set, d, out);
     }
     buf_release(&name);
     return rc;
@@ -556,7 +531,7 @@ cmp_str(const void *a, const void *b)
  */
 static int
 help_sections(const struct opt_set *set, const struct named *order,
-              size_t n, json_t *defaults, struct buf *out)
+              size_t n, struct buf *out)
 {
     char **names = calloc(n + 1, sizeof(*names));
     size_t count = 0;
@@ -577,10 +552,10 @@ help_sections(const struct opt_set *set, const struct named *order,
 
     for (size_t k = 0; rc == 0 && k < count; k++) {
         if (k == 0 || strcmp(names[k], names[k - 1]) != 0)
-            rc = help_section(set, order, n, names[k], defaults, out);
+            rc = help_section(set, order, n, names[k], out);
     }
     if (rc == 0)
-        rc = help_section(set, order, n, "Enterprise", defaults, out);
+        rc = help_section(set, order, n, "Enterprise", out);
 
     for (size_t k = 0; names != NULL && k < count; k++)
         free(names[k]);
@@ -593,21 +568,19 @@ int
 opt_set_write_help(const struct opt_set *set, const char *usage,
                    struct buf *out)
 {
-    json_t *defaults = defaults_by_name(set);
     struct named *order;
     size_t n = 0;
     int rc = ERR_NOMEM;
 
     order = name_order(set, &n);
-    if (order == NULL || defaults == NULL)
+    if (order == NULL)
         goto out;
 
     rc = buf_addf(out, "USAGE:\n  %s\n", usage != NULL ? usage : "");
     if (rc == 0)
-        rc = help_sections(set, order, n, defaults, out);
+        rc = help_sections(set, order, n, out);
 
 out:
     free(order);
-    json_decref(defaults);
     return rc;
 }
