@@ -358,7 +358,7 @@ START_TEST(show_secrets_prints_them_when_asked)
 }
 END_TEST
 
-/* The value of every option, as a JSON object name -> value. */
+/* The value of every option, as a JSON object name -> value; takes doc. */
 static json_t *
 values_of(json_t *doc)
 {
@@ -373,6 +373,7 @@ values_of(json_t *doc)
         json_object_set(all, json_string_value(json_object_get(o, "name")),
                         v != NULL ? v : json_null());
     }
+    json_decref(doc);
     return all;
 }
 
