@@ -103,7 +103,8 @@ STORE_SRCS := \
 	backends/postgres_conn.c \
 	backends/postgres_schema.c \
 	backends/store.c \
-	core/engine.c
+	core/engine.c \
+	core/keycache.c
 
 API_SRCS := \
 	api/auth.c \

@@ -1,10 +1,13 @@
 /*
  * engine.c: users, API keys, statistics and reports above the store.
  *
- * The engine keeps no state of its own beyond the store handle and the
- * deployment ID, so that every answer comes from the store: a key deleted
- * by any process is refused on the next request.  The store is safe to
- * call from many threads, which makes the engine so too.
+ * The engine keeps no state of its own beyond the store handle, the
+ * deployment ID and, on a store that delivers cluster events, a cache of
+ * verified keys.  Without events every answer comes from the store, so a
+ * key deleted by any process is refused on the next request; with them
+ * the cache trusts an entry for at most a second and drops it as soon as
+ * the deletion's event arrives.  The store is safe to call from many
+ * threads, and the cache has its own lock, which makes the engine so too.
  */
 #include <math.h>
 #include <sodium.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "keycache.h"
 #include "util.h"
 #include "banned.h"
 
@@ -21,11 +25,13 @@
 #define SITE_UPDATE_CHECK "update_check"
 #define WRITE_TRIES 4
 #define USER_KEYS_MAX ((size_t)1 << 20)
+#define REPLICAS_MAX ((size_t)4096)
 
 struct engine {
     struct store *st;
     const struct store_ops *ops;
     char deployment_id[STORE_UUID_LEN + 1];
+    struct keycache *cache;     /* NULL: the store has no events */
 };
 
 /* ------------------------------------------------------------------------
@@ -52,6 +58,46 @@ store_options_of(const struct engine_options *opt, struct store_options *so,
     return 0;
 }
 
+/*
+ * Runs on the store's listener thread.  Any key event advances the
+ * cache's generation, so a verification that read the store before the
+ * event cannot put a stale copy back afterwards.
+ */
+static void
+on_store_event(enum store_event ev, const char *subject, void *ctx)
+{
+    struct engine *en = ctx;
+
+    switch (ev) {
+    case STORE_EVENT_KEY_DELETED:
+    case STORE_EVENT_KEY_CHANGED:
+        keycache_forget(en->cache, subject);
+        break;
+    case STORE_EVENT_RECONNECTED:
+        keycache_clear(en->cache);
+        break;
+    case STORE_EVENT_SNAPSHOT:
+        break;
+    }
+}
+
+/* The key cache, only where deletions arrive as events. */
+static int
+cache_start(struct engine *en, struct err *e)
+{
+    int rc;
+
+    if (en->ops->subscribe == NULL)
+        return 0;
+    rc = keycache_new(&en->cache, KEYCACHE_SLOTS, KEYCACHE_TTL_NS);
+    if (rc < 0)
+        return err_set(e, rc, "opening the engine: out of memory");
+    rc = store_subscribe(en->st, on_store_event, en, e);
+    if (rc < 0)
+        err_prefix(e, "subscribing to key events");
+    return rc;
+}
+
 int
 engine_open(struct engine **out, const struct engine_options *opt,
             struct err *e)
@@ -75,6 +121,8 @@ engine_open(struct engine **out, const struct engine_options *opt,
         en->ops = store_ops_of(en->st);
         rc = en->ops->deployment_id(en->st, en->deployment_id, e);
     }
+    if (rc == 0)
+        rc = cache_start(en, e);
     if (rc < 0) {
         engine_close(en);
         return rc;
@@ -88,7 +136,11 @@ engine_close(struct engine *en)
 {
     if (en == NULL)
         return;
+
+    /* The listener thread stops with the store; only then can the cache
+     * it writes to go. */
     store_close(en->st);
+    keycache_free(en->cache);
     free(en);
 }
 
@@ -129,6 +181,19 @@ in_write(struct engine *en, write_fn fn, void *arg, struct err *e)
         }
         rc = en->ops->commit(t, e);
     }
+    return rc;
+}
+
+/*
+ * A change to a user made here takes effect here at once: cached copies
+ * of the user go with every cached key.  Other replicas see it when their
+ * entries age out (or, for deleted keys, when the event arrives).
+ */
+static int
+cache_drop_all(struct engine *en, int rc)
+{
+    if (en->cache != NULL)
+        keycache_clear(en->cache);
     return rc;
 }
 
@@ -272,7 +337,7 @@ engine_user_set_status(struct engine *en, const char *id,
     if (status > STORE_USER_DORMANT)
         return err_set(e, ERR_INVALID, "invalid user status %d",
                        (int)status);
-    return in_write(en, set_status_fn, &a, e);
+    return cache_drop_all(en, in_write(en, set_status_fn, &a, e));
 }
 
 /* Key ids of one user, gathered before they are deleted. */
@@ -340,7 +405,7 @@ engine_user_delete(struct engine *en, const char *id, struct err *e)
 {
     struct status_arg a = { id, STORE_USER_ACTIVE };
 
-    return in_write(en, user_delete_fn, &a, e);
+    return cache_drop_all(en, in_write(en, user_delete_fn, &a, e));
 }
 
 struct live_arg {
@@ -516,6 +581,8 @@ engine_token_delete(struct engine *en, const char *key_id, struct err *e)
 {
     int rc = en->ops->key_delete(en->st, NULL, key_id, e);
 
+    if (en->cache != NULL)
+        keycache_forget(en->cache, key_id);
     if (rc == ERR_NOT_FOUND)
         return err_set(e, ERR_NOT_FOUND, "token \"%s\" not found", key_id);
     return rc;
@@ -562,8 +629,32 @@ token_shape_ok(const char *token, struct engine_auth *out)
 }
 
 /*
- * Reads the key and its user in one short read transaction.  Sets
+ * Reads the key and then its user, in t (which may be NULL).  Sets
  * *user_missing when the key exists but its user does not.
+ */
+static int
+auth_read(struct engine *en, struct store_txn *t, const char *id,
+          struct engine_auth *out, bool *user_missing, struct err *e)
+{
+    int rc;
+
+    *user_missing = false;
+    rc = en->ops->key_get(en->st, t, id, &out->key, e);
+    if (rc < 0)
+        return rc;
+    rc = en->ops->user_get(en->st, t, out->key.user_id, &out->user, e);
+    if (rc == ERR_NOT_FOUND) {
+        *user_missing = true;
+        rc = 0;
+    }
+    return rc;
+}
+
+/*
+ * Without a cache, one short read transaction gives a consistent pair.
+ * With one (a networked store), the explicit transaction would cost two
+ * more round trips for nothing: a user changed between the two reads is
+ * seen in its newer state, which is what a later request would see.
  */
 static int
 auth_lookup(struct engine *en, const char *id, struct engine_auth *out,
@@ -572,19 +663,44 @@ auth_lookup(struct engine *en, const char *id, struct engine_auth *out,
     struct store_txn *t;
     int rc;
 
-    *user_missing = false;
+    if (en->cache != NULL)
+        return auth_read(en, NULL, id, out, user_missing, e);
     rc = en->ops->begin(en->st, false, &t, e);
     if (rc < 0)
         return rc;
-    rc = en->ops->key_get(en->st, t, id, &out->key, e);
-    if (rc == 0) {
-        rc = en->ops->user_get(en->st, t, out->key.user_id, &out->user, e);
-        if (rc == ERR_NOT_FOUND) {
-            *user_missing = true;
-            rc = 0;
-        }
-    }
+    rc = auth_read(en, t, id, out, user_missing, e);
     en->ops->abort(t);
+    return rc;
+}
+
+/* The key and its user, from the cache when a fresh copy is there. */
+static int
+auth_load(struct engine *en, const char *id, struct engine_auth *out,
+          bool *user_missing, struct err *e)
+{
+    struct keycache_entry ent;
+    int64_t now;
+    uint64_t gen;
+    int rc;
+
+    if (en->cache == NULL)
+        return auth_lookup(en, id, out, user_missing, e);
+    now = util_mono_ns();
+    if (keycache_get(en->cache, id, now, &ent)) {
+        out->key = ent.key;
+        out->user = ent.user;
+        *user_missing = ent.user_missing;
+        return 0;
+    }
+
+    gen = keycache_generation(en->cache);
+    rc = auth_lookup(en, id, out, user_missing, e);
+    if (rc == 0) {
+        ent.key = out->key;
+        ent.user = out->user;
+        ent.user_missing = *user_missing;
+        keycache_put(en->cache, gen, now, &ent);
+    }
     return rc;
 }
 
@@ -672,6 +788,10 @@ auth_touch(struct engine *en, const struct engine_auth_options *opt,
 
     k->updated_at = a.key_changed ? now : k->updated_at;
     rc = in_write(en, touch_fn, &a, e);
+
+    /* The cached copy predates the write: read the new one next time. */
+    if (en->cache != NULL)
+        keycache_forget(en->cache, k->id);
     if (rc == ERR_NOT_FOUND) {
         /* Deleted between the read and the write: refuse it. */
         err_clear(e);
@@ -697,7 +817,7 @@ engine_token_verify(struct engine *en, const char *token,
     memcpy(id, token, STORE_KEY_ID_LEN);
     id[STORE_KEY_ID_LEN] = '\0';
 
-    rc = auth_lookup(en, id, out, &user_missing, e);
+    rc = auth_load(en, id, out, &user_missing, e);
     if (rc == ERR_NOT_FOUND) {
         err_clear(e);
         out->result = ENGINE_AUTH_UNKNOWN_ID;
@@ -974,16 +1094,77 @@ engine_snapshot_record(struct engine *en, const char *replica_id,
     return en->ops->snapshot_append(en->st, NULL, &snap, e);
 }
 
+/* Replicas past their last heartbeat, gathered before they are marked. */
+struct stale_list {
+    int64_t older_than;
+    struct store_replica *v;
+    size_t n, cap;
+};
+
+static int
+collect_stale(const struct store_replica *r, void *ctx)
+{
+    struct stale_list *sl = ctx;
+
+    if (r->gone || r->heartbeat_at >= sl->older_than)
+        return 0;
+    if (sl->n == sl->cap) {
+        size_t cap = sl->cap == 0 ? 8 : sl->cap * 2;
+        void *p;
+
+        if (cap > REPLICAS_MAX)
+            return ERR_TOO_LARGE;
+        p = realloc(sl->v, cap * sizeof(*sl->v));
+        if (p == NULL)
+            return ERR_NOMEM;
+        sl->v = p;
+        sl->cap = cap;
+    }
+    sl->v[sl->n++] = *r;
+    return 0;
+}
+
+int
+engine_replica_mark_gone(struct engine *en, int64_t older_than,
+                         size_t *marked, struct err *e)
+{
+    struct stale_list sl = { older_than, NULL, 0, 0 };
+    size_t i;
+    int rc;
+
+    if (marked != NULL)
+        *marked = 0;
+    rc = en->ops->replica_list(en->st, NULL, collect_stale, &sl, e);
+    if (rc == ERR_TOO_LARGE || rc == ERR_NOMEM)
+        err_set(e, rc, "listing replicas: %s", err_str(rc));
+
+    /* One upsert each: a replica that beats meanwhile clears it again. */
+    for (i = 0; rc == 0 && i < sl.n; i++) {
+        sl.v[i].gone = true;
+        rc = en->ops->replica_put(en->st, NULL, &sl.v[i], e);
+        if (rc == 0 && marked != NULL)
+            (*marked)++;
+    }
+    free(sl.v);
+    return rc;
+}
+
 int
 engine_replica_heartbeat(struct engine *en, const struct store_replica *r,
                          struct err *e)
 {
     struct store_replica copy = *r;
+    int rc;
 
     copy.heartbeat_at = util_now_ns();
+    copy.gone = false;
     if (copy.started_at == 0)
         copy.started_at = copy.heartbeat_at;
-    return en->ops->replica_put(en->st, NULL, &copy, e);
+    rc = en->ops->replica_put(en->st, NULL, &copy, e);
+    if (rc == 0)
+        rc = engine_replica_mark_gone(en, copy.heartbeat_at -
+                                      ENGINE_REPLICA_GONE_NS, NULL, e);
+    return rc;
 }
 
 int

@@ -141,8 +141,17 @@ struct engine_auth_options {
  * caller answers 500 or 503).  On ENGINE_AUTH_OK, as Coder does: last_used
  * is written when over an hour old, expiry slides forward when at least an
  * hour into its lifetime (unless disabled), and a dormant user becomes
- * active.  Key look-ups may be cached; a deleted key is never honoured
- * once any replica has deleted it and the event has arrived.
+ * active.
+ *
+ * Caching: on a store with cluster events (PostgreSQL) a key and its user
+ * are kept for at most one second (KEYCACHE_TTL_NS) after they were read,
+ * so a key seen within the last second costs no store read and a new one
+ * costs two reads (key, then user) outside any transaction.  A deleted
+ * key is never honoured once the deletion's event has arrived, nor after
+ * this engine deleted it; a lost event connection drops the whole cache.
+ * A user suspended through another replica may still pass for up to one
+ * second.  On a store without events (LMDB) nothing is cached and every
+ * call reads the key and user in one read transaction.
  */
 int engine_token_verify(struct engine *en, const char *token,
                         const struct engine_auth_options *opt,
@@ -192,10 +201,29 @@ int engine_csp_record(struct engine *en, const char *json_body,
 int engine_snapshot_record(struct engine *en, const char *replica_id,
                            const char *json, struct err *e);
 
-/* Registers or refreshes a replica's heartbeat: r is stored with
- * heartbeat_at set to now (and started_at too when it is 0). */
+/*
+ * A replica whose heartbeat is older than this is gone: three missed
+ * beats of the server's 30-second heartbeat.
+ */
+#define ENGINE_REPLICA_GONE_NS (INT64_C(90) * 1000000000)
+
+/*
+ * Registers or refreshes a replica's heartbeat: r is stored with
+ * heartbeat_at set to now (and started_at too when it is 0) and gone
+ * false.  Then every other replica silent for ENGINE_REPLICA_GONE_NS is
+ * marked gone, as engine_replica_mark_gone does; an error from that step
+ * is returned too, after r itself was stored.
+ */
 int engine_replica_heartbeat(struct engine *en,
                              const struct store_replica *r, struct err *e);
+
+/*
+ * Marks gone every replica not yet gone whose heartbeat_at is before
+ * older_than; *marked (may be NULL) receives how many.  A replica that
+ * beats again is no longer gone.  ERR_TOO_LARGE past 4096 stale replicas.
+ */
+int engine_replica_mark_gone(struct engine *en, int64_t older_than,
+                             size_t *marked, struct err *e);
 
 /* Stored update-check result (JSON text), or ERR_NOT_FOUND. */
 int engine_updatecheck_get(struct engine *en, char **json, struct err *e);
