@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/engine.h"
+#include "core/keycache.h"
 #include "core/util.h"
 #include "tests/testutil.h"
 
@@ -628,6 +629,121 @@ START_TEST(engine_verify_is_safe_from_many_threads)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * The key cache
+ */
+
+static void
+entry_for(struct keycache_entry *ent, const char *id, const char *user)
+{
+    memset(ent, 0, sizeof(*ent));
+    snprintf(ent->key.id, sizeof(ent->key.id), "%s", id);
+    snprintf(ent->user.id, sizeof(ent->user.id), "%s", user);
+}
+
+START_TEST(keycache_entry_lives_for_its_ttl_only)
+{
+    struct keycache_entry ent, got;
+    struct keycache *kc;
+
+    ck_assert_int_eq(keycache_new(&kc, 16, SEC), 0);
+    entry_for(&ent, "aaaaaaaaaa", "u1");
+    ck_assert(!keycache_get(kc, "aaaaaaaaaa", 0, &got));
+    keycache_put(kc, keycache_generation(kc), 5 * SEC, &ent);
+    ck_assert(keycache_get(kc, "aaaaaaaaaa", 5 * SEC, &got));
+    ck_assert_str_eq(got.user.id, "u1");
+    ck_assert(keycache_get(kc, "aaaaaaaaaa", 6 * SEC - 1, &got));
+    ck_assert(!keycache_get(kc, "aaaaaaaaaa", 6 * SEC, &got));
+    ck_assert(!keycache_get(kc, "bbbbbbbbbb", 5 * SEC, &got));
+    keycache_free(kc);
+}
+END_TEST
+
+START_TEST(keycache_forget_and_clear_drop_entries)
+{
+    struct keycache_entry ent, got;
+    struct keycache *kc;
+
+    ck_assert_int_eq(keycache_new(&kc, 64, SEC), 0);
+    entry_for(&ent, "aaaaaaaaaa", "u1");
+    keycache_put(kc, keycache_generation(kc), 0, &ent);
+    entry_for(&ent, "bbbbbbbbbb", "u2");
+    keycache_put(kc, keycache_generation(kc), 0, &ent);
+    keycache_forget(kc, "aaaaaaaaaa");
+    ck_assert(!keycache_get(kc, "aaaaaaaaaa", 1, &got));
+    ck_assert(keycache_get(kc, "bbbbbbbbbb", 1, &got));
+    keycache_clear(kc);
+    ck_assert(!keycache_get(kc, "bbbbbbbbbb", 1, &got));
+    keycache_free(kc);
+}
+END_TEST
+
+/* A read that began before an invalidation must not be cached after it. */
+START_TEST(keycache_put_after_an_event_is_dropped)
+{
+    struct keycache_entry ent, got;
+    struct keycache *kc;
+    uint64_t gen;
+
+    ck_assert_int_eq(keycache_new(&kc, 16, SEC), 0);
+    entry_for(&ent, "aaaaaaaaaa", "u1");
+    gen = keycache_generation(kc);
+    keycache_forget(kc, "aaaaaaaaaa");
+    keycache_put(kc, gen, 0, &ent);
+    ck_assert(!keycache_get(kc, "aaaaaaaaaa", 1, &got));
+
+    gen = keycache_generation(kc);
+    keycache_clear(kc);
+    keycache_put(kc, gen, 0, &ent);
+    ck_assert(!keycache_get(kc, "aaaaaaaaaa", 1, &got));
+    keycache_free(kc);
+}
+END_TEST
+
+/* The table never grows: many keys share few slots and the newest wins. */
+START_TEST(keycache_is_bounded_and_keeps_the_newest)
+{
+    struct keycache_entry ent, got;
+    struct keycache *kc;
+    char id[16];
+    int i, hits = 0;
+
+    ck_assert_int_eq(keycache_new(&kc, 3, SEC), 0);
+    for (i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "k%09d", i);
+        entry_for(&ent, id, "u");
+        keycache_put(kc, keycache_generation(kc), 0, &ent);
+        ck_assert(keycache_get(kc, id, 0, &got));
+        ck_assert_str_eq(got.key.id, id);
+    }
+    for (i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "k%09d", i);
+        hits += keycache_get(kc, id, 0, &got);
+    }
+    ck_assert_int_le(hits, 4);
+    ck_assert_int_ge(hits, 1);
+    keycache_free(kc);
+}
+END_TEST
+
+/* On LMDB (no events) nothing is cached: a store-level delete counts. */
+START_TEST(engine_without_events_reads_the_store_every_time)
+{
+    struct ectx c;
+    struct store_user u;
+    struct store_key k;
+    char tok[ENGINE_TOKEN_LEN + 1];
+
+    ectx_open(&c);
+    OK(&c, engine_user_create(c.en, "vera", NULL, 0, &u, &c.e));
+    OK(&c, engine_token_create(c.en, u.id, HOUR, NULL, tok, &k, &c.e));
+    ck_assert_int_eq(verdict(&c, tok, 0, NULL), ENGINE_AUTH_OK);
+    OK(&c, c.ops->key_delete(engine_store(c.en), NULL, k.id, &c.e));
+    ck_assert_int_eq(verdict(&c, tok, 0, NULL), ENGINE_AUTH_UNKNOWN_ID);
+    ectx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Deployment stats
  */
 
@@ -951,6 +1067,62 @@ START_TEST(engine_snapshots_replicas_and_update_check_round_trip)
 }
 END_TEST
 
+/* Records gone-ness by hostname: "old" and "new". */
+struct gone_seen {
+    int old_gone, new_gone, n;
+};
+
+static int
+note_gone(const struct store_replica *r, void *ctx)
+{
+    struct gone_seen *g = ctx;
+
+    g->n++;
+    if (strcmp(r->hostname, "old") == 0)
+        g->old_gone = r->gone;
+    else
+        g->new_gone = r->gone;
+    return 0;
+}
+
+/* A replica silent past the threshold is marked gone by a live one's
+ * heartbeat, and comes back when it beats again. */
+START_TEST(engine_silent_replica_is_marked_gone)
+{
+    struct store_replica old, fresh;
+    struct gone_seen g = { -1, -1, 0 };
+    struct ectx c;
+    size_t marked = 9;
+
+    ectx_open(&c);
+    memset(&old, 0, sizeof(old));
+    util_uuid_new(old.id);
+    snprintf(old.hostname, sizeof(old.hostname), "old");
+    old.started_at = old.heartbeat_at = util_now_ns() -
+                                        ENGINE_REPLICA_GONE_NS - SEC;
+    OK(&c, c.ops->replica_put(engine_store(c.en), NULL, &old, &c.e));
+    memset(&fresh, 0, sizeof(fresh));
+    util_uuid_new(fresh.id);
+    snprintf(fresh.hostname, sizeof(fresh.hostname), "new");
+    OK(&c, engine_replica_heartbeat(c.en, &fresh, &c.e));
+    OK(&c, c.ops->replica_list(engine_store(c.en), NULL, note_gone, &g,
+                               &c.e));
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_int_eq(g.old_gone, 1);
+    ck_assert_int_eq(g.new_gone, 0);
+
+    /* Nothing left to mark; a beat from the old one revives it. */
+    OK(&c, engine_replica_mark_gone(c.en, util_now_ns() - SEC, &marked,
+                                    &c.e));
+    ck_assert_uint_eq(marked, 0);
+    OK(&c, engine_replica_heartbeat(c.en, &old, &c.e));
+    OK(&c, c.ops->replica_list(engine_store(c.en), NULL, note_gone, &g,
+                               &c.e));
+    ck_assert_int_eq(g.old_gone, 0);
+    ectx_close(&c);
+}
+END_TEST
+
 /*
  * A child whose files may not grow (RLIMIT_FSIZE, the way a full disk
  * looks to write(2)) writes reports until the store refuses: the refusal
@@ -1060,6 +1232,11 @@ main(void)
     tcase_add_test(tokens, engine_deleted_token_is_refused_at_once);
     tcase_set_timeout(tokens, 60);
     tcase_add_test(tokens, engine_verify_is_safe_from_many_threads);
+    tcase_add_test(tokens, keycache_entry_lives_for_its_ttl_only);
+    tcase_add_test(tokens, keycache_forget_and_clear_drop_entries);
+    tcase_add_test(tokens, keycache_put_after_an_event_is_dropped);
+    tcase_add_test(tokens, keycache_is_bounded_and_keeps_the_newest);
+    tcase_add_test(tokens, engine_without_events_reads_the_store_every_time);
     tcase_add_test(stats, engine_stats_fixture_matches_coder);
     tcase_add_test(stats, engine_stats_without_samples_are_minus_one);
     tcase_add_test(stats, engine_stats_classify_pending_building_stopped);
@@ -1071,6 +1248,7 @@ main(void)
     tcase_add_test(disk,
                    engine_snapshots_replicas_and_update_check_round_trip);
     tcase_add_test(disk, engine_full_disk_is_err_full_and_keeps_commits);
+    tcase_add_test(disk, engine_silent_replica_is_marked_gone);
     suite_add_tcase(s, proc);
     suite_add_tcase(s, users);
     suite_add_tcase(s, tokens);
