@@ -133,6 +133,7 @@ TESTS := \
 	check_api \
 	check_api_parts \
 	check_base \
+	check_cluster \
 	check_config \
 	check_dump \
 	check_engine \
@@ -193,6 +194,8 @@ $(B)/tests/check_api_parts: $(B)/tests/check_api_parts.o \
 	$(API_PART_OBJS) $(BASE_OBJS)
 $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
+$(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(STORE_OBJS) \
+	$(BASE_OBJS) $(TEST_UTIL) $(TEST_PG)
 
 $(TEST_BINS):
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
