@@ -20,7 +20,8 @@ cold_keys=${BENCH_COLD_KEYS:-20}
 path=/api/v2/deployment/config
 
 for tool in wrk curl psql; do
-    command -v $tool >/dev/null || { echo "cluster.sh: needs $tool" >&2; exit 1; }
+    command -v $tool >/dev/null ||
+        { echo "cluster.sh: needs $tool" >&2; exit 1; }
 done
 tmp=$(mktemp -d /tmp/coder-cfg-cluster.XXXXXX) || exit 1
 # Apart from tmp: as root, pg.sh hands its directory to "postgres".
