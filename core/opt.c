@@ -6,8 +6,9 @@
  * share a slot.  Resolution follows serpent: env in name order, then the
  * flags in argument order, then the YAML file, then defaults per slot.
  * Each entry remembers its own channel (what the operator typed for that
- * very name) apart from the source shown after defaults, which is copied
- * across a slot; warnings use the former, outputs the latter.
+ * very name) and when it last wrote its slot, apart from the source shown
+ * after defaults, which is that of the slot's last write, copied across
+ * the slot; warnings use the former, outputs the latter.
  *
  * Every problem is collected, never only the first, so that an operator
  * fixes a bad configuration in one pass.
@@ -38,6 +39,7 @@ struct entry {
     bool local;
     enum opt_source own;        /* channel this very name came through */
     char *own_origin;
+    unsigned long written;      /* when it last wrote the slot; 0 never */
     enum opt_source src;        /* after defaults: shared in the slot */
     const char *origin;         /* borrowed: own_origin of some entry */
     char *def;                  /* default set by opt_set_set_default */
@@ -56,6 +58,7 @@ struct opt_set {
     size_t *order;              /* entries by name, byte-wise */
     char **args;
     size_t nargs;
+    unsigned long clock;        /* counts writes, for entry.written */
 };
 
 /*
@@ -404,9 +407,14 @@ value_of(struct opt_set *set, const struct entry *e)
     return &set->vals[e->slot];
 }
 
+/*
+ * Records that e is about to write its slot through channel src, as the
+ * operator spelled it.  The stamp orders every write of the resolution,
+ * so that the slot's value can later be traced to the write that made it.
+ */
 static int
-set_own(struct entry *e, enum opt_source src, const char *origin,
-        size_t len)
+set_own(struct opt_set *set, struct entry *e, enum opt_source src,
+        const char *origin, size_t len)
 {
     char *copy = strndup(origin, len);
 
@@ -415,6 +423,7 @@ set_own(struct entry *e, enum opt_source src, const char *origin,
     free(e->own_origin);
     e->own_origin = copy;
     e->own = src;
+    e->written = ++set->clock;
     return 0;
 }
 
@@ -696,7 +705,7 @@ resolve_env(struct opt_set *set, char *const *envp, struct opt_diag *dg)
         if (kv == NULL)
             continue;
         len = (size_t)(strchr(kv, '=') - kv);
-        rc = set_own(e, OPT_SRC_ENV, kv, len);
+        rc = set_own(set, e, OPT_SRC_ENV, kv, len);
         if (rc == 0)
             rc = apply_text(set, e, kv + len + 1, kv, len, dg);
     }
@@ -754,7 +763,7 @@ static int
 flag_set(struct opt_set *set, struct entry *e, const char *typed,
          size_t tlen, const char *text, struct opt_diag *dg)
 {
-    int rc = set_own(e, OPT_SRC_FLAG, typed, tlen);
+    int rc = set_own(set, e, OPT_SRC_FLAG, typed, tlen);
 
     if (rc == 0)
         rc = apply_text(set, e, text, typed, tlen, dg);
@@ -1052,7 +1061,8 @@ yaml_invalid(const struct ytab *t, yaml_node_t *val, const struct entry *e,
 
 /* Records "file:line:col" of the key as e's own origin. */
 static int
-yaml_origin(struct entry *e, const char *file, const yaml_node_t *key)
+yaml_origin(struct opt_set *set, struct entry *e, const char *file,
+            const yaml_node_t *key)
 {
     struct buf b;
     int rc;
@@ -1061,7 +1071,7 @@ yaml_origin(struct entry *e, const char *file, const yaml_node_t *key)
     rc = buf_addf(&b, "%s:%zu:%zu", file, key->start_mark.line + 1,
                   key->start_mark.column + 1);
     if (rc == 0)
-        rc = set_own(e, OPT_SRC_YAML, buf_str(&b), b.len);
+        rc = set_own(set, e, OPT_SRC_YAML, buf_str(&b), b.len);
     buf_release(&b);
     return rc;
 }
@@ -1089,7 +1099,7 @@ yaml_apply_one(struct opt_set *set, struct ytab *t, struct entry *e,
     if (e->own != OPT_SRC_NONE)
         return 0;
 
-    rc = yaml_origin(e, t->file, k->key);
+    rc = yaml_origin(set, e, t->file, k->key);
     if (rc != 0)
         return rc;
 
@@ -1272,13 +1282,24 @@ resolve_yaml(struct opt_set *set, struct opt_diag *dg)
 
 /* --- defaults and warnings ------------------------------------------- */
 
-/* serpent's order within a slot: source first, then having a default. */
-static bool
-ranks_above(const struct entry *a, const struct entry *b)
+/*
+ * The entry whose write is in force in slot s, or NULL when nothing was
+ * written.  serpent applies env in name order, then flags in argument
+ * order, then YAML in name order, and each write replaces the value
+ * before it (arrays append), so the last write is the one that counts.
+ */
+static const struct entry *
+last_writer(const struct opt_set *set, size_t s)
 {
-    if (a->own != b->own)
-        return a->own > b->own;
-    return default_of(a) != NULL && default_of(b) == NULL;
+    const struct entry *w = NULL;
+
+    for (long i = set->heads[s]; i >= 0; i = set->ent[i].next) {
+        const struct entry *e = &set->ent[i];
+
+        if (e->written > 0 && (w == NULL || e->written > w->written))
+            w = e;
+    }
+    return w;
 }
 
 static int
@@ -1313,27 +1334,83 @@ slot_default(struct opt_set *set, size_t s, struct opt_diag *dg)
     return 0;
 }
 
+/*
+ * Labels every member of a slot with the channel and spelling of the
+ * write in force.  serpent labels them with the highest-ranking channel
+ * any member saw instead, which names the wrong place when two names of
+ * one value were both set: YAML on one name overwrites env or a flag on
+ * its twin, and of two env names the later by name wins.  The value
+ * stays serpent's; only the label follows it.
+ */
 static int
 resolve_defaults(struct opt_set *set, struct opt_diag *dg)
 {
     int rc = 0;
 
     for (size_t s = 0; s < set->nvals && rc == 0; s++) {
-        struct entry *best = &set->ent[set->heads[s]];
+        const struct entry *w = last_writer(set, s);
 
-        for (long i = best->next; i >= 0; i = set->ent[i].next) {
-            if (ranks_above(&set->ent[i], best))
-                best = &set->ent[i];
-        }
-        if (best->own == OPT_SRC_NONE) {
+        if (w == NULL) {
             rc = slot_default(set, s, dg);
             continue;
         }
         for (long i = set->heads[s]; i >= 0; i = set->ent[i].next) {
-            set->ent[i].src = best->own;
-            set->ent[i].origin = best->own_origin;
+            set->ent[i].src = w->own;
+            set->ent[i].origin = w->own_origin;
         }
     }
+    return rc;
+}
+
+/* The name as the operator gave it: CODER_X, --x as typed, or a.b.c. */
+static const char *
+typed_name(const struct entry *e)
+{
+    return e->own == OPT_SRC_YAML ? e->path : e->own_origin;
+}
+
+/*
+ * Warns when two names of one value were both given, naming each as it
+ * was typed, the value (by its current name) and the spelling in force.
+ */
+static int
+warn_conflict(const struct opt_set *set, size_t s, struct opt_diag *dg)
+{
+    const struct entry *w = last_writer(set, s), *named = NULL;
+    struct buf b;
+    size_t nset = 0;
+    int rc = 0;
+
+    for (long i = set->heads[s]; i >= 0; i = set->ent[i].next) {
+        const struct entry *e = &set->ent[i];
+
+        nset += e->written > 0;
+        if (named == NULL && e->d->use_instead == NULL)
+            named = e;
+    }
+    if (nset < 2)
+        return 0;
+
+    buf_init(&b);
+    for (long i = set->heads[s]; i >= 0 && rc == 0; i = set->ent[i].next) {
+        if (set->ent[i].written > 0 && &set->ent[i] != w)
+            rc = buf_addf(&b, "\"%s\" and ", typed_name(&set->ent[i]));
+    }
+    if (rc == 0)
+        rc = diag_add(dg, true, "%s\"%s\" both set \"%s\"; using \"%s\"",
+                      buf_str(&b), typed_name(w),
+                      (named != NULL ? named : w)->d->name, typed_name(w));
+    buf_release(&b);
+    return rc;
+}
+
+static int
+warn_conflicts(const struct opt_set *set, struct opt_diag *dg)
+{
+    int rc = 0;
+
+    for (size_t s = 0; s < set->nvals && rc == 0; s++)
+        rc = warn_conflict(set, s, dg);
     return rc;
 }
 
@@ -1423,6 +1500,8 @@ opt_set_resolve(struct opt_set *set, int argc, char *const *argv,
         rc = resolve_defaults(set, diag);
     if (rc == 0)
         rc = warn_all_deprecated(set, diag);
+    if (rc == 0)
+        rc = warn_conflicts(set, diag);
     if (rc == 0 && diag->nerrors > nerr)
         rc = ERR_INVALID;
     return rc;

@@ -12,8 +12,12 @@
  * Invariants:
  * - Descriptors are never copied or freed; a set points into its table.
  * - Options whose descriptors have the same json_path share one value
- *   (a deprecated alias and its replacement).  Sources are tracked per
- *   option, then made equal within a sharing group, as serpent does.
+ *   (a deprecated alias and its replacement).  The value is serpent's:
+ *   when both names are given, the last write wins (env in name order,
+ *   flags in argument order, YAML in name order, and YAML on one name
+ *   even over env or a flag on the other).  Every option of the group
+ *   then shows the source and origin of that last write, which is where
+ *   the value in force came from, and a warning names both spellings.
  * - Nothing here prints.  Problems come back as lines in struct opt_diag.
  *
  * The value-type functions (optval_*) live in core/optval.c; the set and

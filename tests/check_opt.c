@@ -289,6 +289,118 @@ START_TEST(yaml_empty_scopes_is_an_empty_list)
 }
 END_TEST
 
+/* --- alias pairs: the origin of the value in force ------------------- */
+
+START_TEST(two_env_names_of_a_pair_show_the_later_one)
+{
+    struct run r = { 0 };
+    const char *envp[] = { "CODER_EMAIL_FROM=new@example.test",
+                           "CODER_NOTIFICATIONS_EMAIL_FROM=old@example.test",
+                           NULL };
+    const char *n = "Notifications: Email: From Address";
+
+    run_real(&r, NULL, envp);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(opt_set_str(r.set, "Email: From Address"),
+                     "old@example.test");
+    ck_assert_str_eq(origin(&r, "Email: From Address"),
+                     "CODER_NOTIFICATIONS_EMAIL_FROM");
+    ck_assert_str_eq(origin(&r, n), "CODER_NOTIFICATIONS_EMAIL_FROM");
+    ck_assert(has_line(r.dg.warnings, r.dg.nwarnings,
+                       "\"CODER_EMAIL_FROM\" and "
+                       "\"CODER_NOTIFICATIONS_EMAIL_FROM\" both set "
+                       "\"Email: From Address\"; using "
+                       "\"CODER_NOTIFICATIONS_EMAIL_FROM\""));
+    run_release(&r);
+}
+END_TEST
+
+START_TEST(two_flags_of_a_pair_show_the_last_typed)
+{
+    struct run a = { 0 }, b = { 0 };
+    const char *fwd[] = { "--email-from", "new@example.test",
+                          "--notifications-email-from", "old@example.test",
+                          NULL };
+    const char *rev[] = { "--notifications-email-from", "old@example.test",
+                          "--email-from", "new@example.test", NULL };
+
+    run_real(&a, fwd, NULL);
+    run_real(&b, rev, NULL);
+    ck_assert_int_eq(a.rc + b.rc, 0);
+    ck_assert_str_eq(opt_set_str(a.set, "Email: From Address"),
+                     "old@example.test");
+    ck_assert_str_eq(origin(&a, "Email: From Address"),
+                     "--notifications-email-from");
+    ck_assert_str_eq(opt_set_str(b.set, "Email: From Address"),
+                     "new@example.test");
+    ck_assert_str_eq(origin(&b, "Notifications: Email: From Address"),
+                     "--email-from");
+    run_release(&a);
+    run_release(&b);
+}
+END_TEST
+
+START_TEST(telemetry_flags_show_the_last_typed)
+{
+    struct run r = { 0 };
+    const char *argv[] = { "--telemetry=false", "--telemetry-enable=true",
+                           NULL };
+
+    run_real(&r, argv, NULL);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert(opt_set_bool(r.set, "Telemetry Enable"));
+    ck_assert_str_eq(origin(&r, "Telemetry Enable"), "--telemetry-enable");
+    run_release(&r);
+}
+END_TEST
+
+START_TEST(two_yaml_paths_of_a_pair_show_the_later_name)
+{
+    struct run r = { 0 };
+    char *file = yaml_file(&r, "email:\n  from: new@example.test\n"
+                           "notifications:\n  email:\n"
+                           "    from: old@example.test\n");
+    const char *argv[] = { "-c", file, NULL };
+    char want[4200];
+
+    run_real(&r, argv, NULL);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(opt_set_str(r.set, "Email: From Address"),
+                     "old@example.test");
+    snprintf(want, sizeof(want), "%s:5:5", file);
+    ck_assert_str_eq(origin(&r, "Email: From Address"), want);
+    ck_assert_str_eq(origin(&r, "Notifications: Email: From Address"), want);
+    run_release(&r);
+    free(file);
+}
+END_TEST
+
+START_TEST(yaml_over_env_on_the_twin_points_at_the_yaml_and_warns)
+{
+    struct run r = { 0 };
+    char *file = yaml_file(&r, "email:\n  from: y@example.test\n");
+    const char *argv[] = { "-c", file, NULL };
+    const char *envp[] = { "CODER_NOTIFICATIONS_EMAIL_FROM=old@example.test",
+                           NULL };
+    char want[4200];
+
+    run_real(&r, argv, envp);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(opt_set_str(r.set, "Email: From Address"),
+                     "y@example.test");
+    snprintf(want, sizeof(want), "%s:2:3", file);
+    ck_assert_str_eq(origin(&r, "Email: From Address"), want);
+    ck_assert_str_eq(origin(&r, "Notifications: Email: From Address"), want);
+    ck_assert_str_eq(src(&r, "Notifications: Email: From Address"), "yaml");
+    ck_assert(has_line(r.dg.warnings, r.dg.nwarnings,
+                       "\"CODER_NOTIFICATIONS_EMAIL_FROM\" and "
+                       "\"email.from\" both set \"Email: From Address\"; "
+                       "using \"email.from\""));
+    run_release(&r);
+    free(file);
+}
+END_TEST
+
 /* --- problems and warnings (real table) ------------------------------- */
 
 START_TEST(unknown_yaml_key_names_place_and_suggests)
@@ -1020,6 +1132,12 @@ opt_suite(void)
     tcase_add_test(real, unknown_coder_env_warns_with_a_suggestion);
     tcase_add_test(real, env_names_ignore_case_and_the_last_wins);
     tcase_add_test(real, homebrew_name_only_when_the_main_one_is_absent);
+    tcase_add_test(real, two_env_names_of_a_pair_show_the_later_one);
+    tcase_add_test(real, two_flags_of_a_pair_show_the_last_typed);
+    tcase_add_test(real, telemetry_flags_show_the_last_typed);
+    tcase_add_test(real, two_yaml_paths_of_a_pair_show_the_later_name);
+    tcase_add_test(real,
+                   yaml_over_env_on_the_twin_points_at_the_yaml_and_warns);
     suite_add_tcase(s, real);
 
     tcase_add_test(flags, flag_forms_follow_pflag);
