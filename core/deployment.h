@@ -41,4 +41,24 @@ struct opt_set *deployment_set_new(char *const *envp);
  */
 json_t *deployment_config_json(const struct opt_set *set);
 
+/*
+ * Coder's server start-up rules that change values after resolution
+ * (options-semantics.md section 7), applied in place to a resolved set
+ * so that the server runs with, and dump shows, the same values:
+ * - the deprecated Address, when given, becomes the TLS address (TLS on)
+ *   or the HTTP address (TLS off), and the other one is cleared;
+ * - Disable All Rate Limits sets the API rate limit to -1;
+ * - an empty OIDC group field becomes "groups" when the OIDC scopes
+ *   contain "groups";
+ * - Redirect to Access URL takes the value of the deprecated Redirect
+ *   HTTP to HTTPS when that was given as a flag, or when envp has
+ *   CODER_TLS_REDIRECT_HTTP_TO_HTTPS or CODER_TLS_REDIRECT_HTTP set to
+ *   a true word of Go's ParseBool (a YAML key does not count).
+ * Each changed option is labelled with the source and origin of the
+ * option (or variable) that caused the change.  Returns 0, ERR_INVALID
+ * with lines in diag->errors, or ERR_NOMEM.  Call it once.
+ */
+int deployment_apply_server_rules(struct opt_set *set, char *const *envp,
+                                  struct opt_diag *diag);
+
 #endif

@@ -699,3 +699,143 @@ deployment_config_json(const struct opt_set *set)
 {
     return object_json(set, root);
 }
+
+/* --- server start-up rules ----------------------------------------------- */
+
+static bool
+set_by_operator(const struct opt_set *set, const char *name)
+{
+    enum opt_source src = opt_set_source(set, opt_set_find(set, name));
+
+    return src == OPT_SRC_FLAG || src == OPT_SRC_ENV || src == OPT_SRC_YAML;
+}
+
+/*
+ * Sets the option called name to text and labels it (and its aliases)
+ * with src and origin, the place the value in force came from.
+ */
+static int
+assign_marked(struct opt_set *set, const char *name, const char *text,
+              enum opt_source src, const char *origin, struct opt_diag *dg)
+{
+    struct err e;
+    int rc;
+
+    err_clear(&e);
+    rc = opt_set_assign(set, name, text, &e);
+    if (rc == ERR_NOMEM)
+        return rc;
+    if (rc != 0)
+        return opt_diag_add(dg, false, "cannot apply %s to \"%s\": %s",
+                            origin, name, e.msg);
+    return opt_set_mark(set, name, src, origin);
+}
+
+/* The same on behalf of the option called from. */
+static int
+assign_for(struct opt_set *set, const char *name, const char *text,
+           const char *from, struct opt_diag *dg)
+{
+    int i = opt_set_find(set, from);
+
+    return assign_marked(set, name, text, opt_set_source(set, i),
+                         opt_set_origin(set, i), dg);
+}
+
+/*
+ * The deprecated --address becomes the TLS address when TLS is on, else
+ * the HTTP address; the other listener's address is cleared.
+ */
+static int
+rule_address(struct opt_set *set, struct opt_diag *dg)
+{
+    bool tls_on = opt_set_bool(set, "TLS Enable");
+    int i = opt_set_find(set, "Address");
+    struct buf text;
+    int rc;
+
+    if (!set_by_operator(set, "Address"))
+        return 0;
+    buf_init(&text);
+    rc = optval_text(opt_set_value(set, i), opt_set_desc(set, i), &text);
+    if (rc == 0)
+        rc = assign_for(set, tls_on ? "TLS Address" : "HTTP Address",
+                        buf_str(&text), "Address", dg);
+    if (rc == 0)
+        rc = assign_for(set, tls_on ? "HTTP Address" : "TLS Address", "",
+                        "Address", dg);
+    buf_release(&text);
+    return rc;
+}
+
+/* OIDC asks for the "groups" claim when the scopes include it. */
+static int
+rule_groups_field(struct opt_set *set, struct opt_diag *dg)
+{
+    const struct opt_value *scopes = opt_set_get(set, "OIDC Scopes");
+
+    if (opt_set_str(set, "OIDC Group Field")[0] != '\0')
+        return 0;
+    for (size_t k = 0; k < scopes->n; k++) {
+        if (strcmp(scopes->list[k], "groups") == 0)
+            return assign_for(set, "OIDC Group Field", "groups",
+                              "OIDC Scopes", dg);
+    }
+    return 0;
+}
+
+/* Go's strconv.ParseBool saying true; anything it refuses is false. */
+static bool
+truthy(const char *s)
+{
+    static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+
+    for (size_t i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The deprecated redirect option hands its value to Redirect to Access
+ * URL when it was given as a flag, or when CODER_TLS_REDIRECT_HTTP_TO_HTTPS
+ * or the still older CODER_TLS_REDIRECT_HTTP says true.  A YAML key does
+ * not count, so reading back a --write-config file changes nothing.
+ */
+static int
+rule_redirect(struct opt_set *set, char *const *envp, struct opt_diag *dg)
+{
+    const char *from = "Redirect HTTP to HTTPS";
+    const char *old = "CODER_TLS_REDIRECT_HTTP";
+    int i = opt_set_find(set, from);
+    bool on = opt_set_bool(set, from);
+
+    if (truthy(env_get(envp, old)))
+        return assign_marked(set, "Redirect to Access URL",
+                             on ? "true" : "false", OPT_SRC_ENV, old, dg);
+    if (opt_set_source(set, i) == OPT_SRC_FLAG ||
+        truthy(env_get(envp, "CODER_TLS_REDIRECT_HTTP_TO_HTTPS")))
+        return assign_for(set, "Redirect to Access URL",
+                          on ? "true" : "false", from, dg);
+    return 0;
+}
+
+int
+deployment_apply_server_rules(struct opt_set *set, char *const *envp,
+                              struct opt_diag *diag)
+{
+    size_t nerr = diag->nerrors;
+    int rc = rule_address(set, diag);
+
+    if (rc == 0 && opt_set_bool(set, "Disable All Rate Limits"))
+        rc = assign_for(set, "API Rate Limit", "-1",
+                        "Disable All Rate Limits", diag);
+    if (rc == 0)
+        rc = rule_groups_field(set, diag);
+    if (rc == 0)
+        rc = rule_redirect(set, envp, diag);
+    if (rc == 0 && diag->nerrors > nerr)
+        rc = ERR_INVALID;
+    return rc;
+}

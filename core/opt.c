@@ -43,6 +43,7 @@ struct entry {
     enum opt_source src;        /* after defaults: shared in the slot */
     const char *origin;         /* borrowed: own_origin of some entry */
     char *def;                  /* default set by opt_set_set_default */
+    char *mark;                 /* origin given by opt_set_mark */
     char *path;                 /* full dotted YAML path, or NULL */
     const char *env_hit;        /* "NAME=value" in envp, or NULL */
     const char *brew_hit;       /* the HOMEBREW_ spelling, or NULL */
@@ -70,6 +71,7 @@ static const char *const known_env[] = {
     "CODER_CONFIG_DIR",
     "CODER_EXTERNAL_AUTH_*",
     "CODER_SESSION_TOKEN",
+    "CODER_TLS_REDIRECT_HTTP",
     "CODER_URL",
     NULL
 };
@@ -133,6 +135,31 @@ vformat(const char *fmt, va_list ap)
     return s;
 }
 
+static int
+vdiag_add(struct opt_diag *dg, bool warn, const char *fmt, va_list ap)
+{
+    char *line = vformat(fmt, ap);
+
+    if (line == NULL)
+        return ERR_NOMEM;
+    if (warn)
+        return push_line(&dg->warnings, &dg->nwarnings, line);
+    return push_line(&dg->errors, &dg->nerrors, line);
+}
+
+int
+opt_diag_add(struct opt_diag *dg, bool warn, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vdiag_add(dg, warn, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* The resolver's short name for opt_diag_add. */
 static int diag_add(struct opt_diag *dg, bool warn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -140,16 +167,12 @@ static int
 diag_add(struct opt_diag *dg, bool warn, const char *fmt, ...)
 {
     va_list ap;
-    char *line;
+    int rc;
 
     va_start(ap, fmt);
-    line = vformat(fmt, ap);
+    rc = vdiag_add(dg, warn, fmt, ap);
     va_end(ap);
-    if (line == NULL)
-        return ERR_NOMEM;
-    if (warn)
-        return push_line(&dg->warnings, &dg->nwarnings, line);
-    return push_line(&dg->errors, &dg->nerrors, line);
+    return rc;
 }
 
 /* --- building a set -------------------------------------------------- */
@@ -353,6 +376,7 @@ opt_set_free(struct opt_set *set)
     for (size_t i = 0; i < set->n; i++) {
         free(set->ent[i].own_origin);
         free(set->ent[i].def);
+        free(set->ent[i].mark);
         free(set->ent[i].path);
     }
     for (size_t s = 0; s < set->nvals; s++)
@@ -1626,17 +1650,48 @@ opt_set_assign(struct opt_set *set, const char *name, const char *text,
         return err_set(e, ERR_NOT_FOUND, "unknown option \"%s\"", name);
     v = &set->vals[set->ent[i].slot];
 
-    /* Replace rather than append: build the new value on the side. */
+    /*
+     * Replace rather than append: build the new value on the side.  An
+     * empty host:port is the cleared value, as Go's JSON input "" is,
+     * although Set refuses "" for operators.
+     */
     rc = optval_init(&fresh, v->type);
     if (rc != 0)
         return err_set(e, rc, "out of memory");
-    rc = optval_set(&fresh, set->ent[i].d, text, e);
+    if (v->type != OPT_HOSTPORT || text[0] != '\0')
+        rc = optval_set(&fresh, set->ent[i].d, text, e);
     if (rc != 0) {
         optval_release(&fresh);
         return rc;
     }
     optval_release(v);
     *v = fresh;
+    return 0;
+}
+
+int
+opt_set_mark(struct opt_set *set, const char *name, enum opt_source src,
+             const char *origin)
+{
+    int i = opt_set_find(set, name);
+    struct entry *head;
+    char *copy;
+
+    if (i < 0)
+        return ERR_NOT_FOUND;
+    copy = strdup(origin);
+    if (copy == NULL)
+        return ERR_NOMEM;
+
+    /* The slot's first entry keeps the text; every member points at it. */
+    head = &set->ent[set->heads[set->ent[i].slot]];
+    free(head->mark);
+    head->mark = copy;
+    for (long j = set->heads[set->ent[i].slot]; j >= 0;
+         j = set->ent[j].next) {
+        set->ent[j].src = src;
+        set->ent[j].origin = copy;
+    }
     return 0;
 }
 

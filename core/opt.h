@@ -250,6 +250,14 @@ void opt_diag_init(struct opt_diag *d);
 void opt_diag_release(struct opt_diag *d);
 
 /*
+ * Appends one line, formatted from fmt, to d's warnings (warn) or errors.
+ * Outside text goes in as an argument, never as fmt.  Returns 0 or
+ * ERR_NOMEM.
+ */
+int opt_diag_add(struct opt_diag *d, bool warn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
  * A new set over table[0..n), every value initialised empty, no sources.
  * The table must outlive the set.  Returns NULL when out of memory.
  */
@@ -325,10 +333,24 @@ const struct opt_value *opt_set_get(const struct opt_set *set,
 
 /*
  * Sets the option called name to text after resolution, the way Coder's
- * server adjusts values in place (the source stays as it was).
+ * server adjusts values in place (the source stays as it was; see
+ * opt_set_mark).  The value is replaced, never appended to.  For a
+ * host:port, "" clears it to the empty value, as Go's JSON input ""
+ * does, although an operator's "" is refused.  Errors: ERR_NOT_FOUND for
+ * an unknown name, ERR_INVALID (cause in e) for text the type refuses,
+ * ERR_NOMEM; the value is unchanged on error.
  */
 int opt_set_assign(struct opt_set *set, const char *name, const char *text,
                    struct err *e);
+
+/*
+ * Gives the option called name, and every option sharing its value, the
+ * source src and the origin text (copied), for a value set after
+ * resolution on behalf of another option ("--address") or of a variable
+ * outside the table.  Errors: ERR_NOT_FOUND, ERR_NOMEM.
+ */
+int opt_set_mark(struct opt_set *set, const char *name, enum opt_source src,
+                 const char *origin);
 
 /* The source's word in the API: "flag", "env", "yaml", "default" or "". */
 const char *opt_source_name(enum opt_source src);

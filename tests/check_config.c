@@ -670,6 +670,104 @@ START_TEST(help_lists_visible_options_by_group)
 }
 END_TEST
 
+/* --- server start-up rules ----------------------------------------------- */
+
+/* Applies the server rules to set with envp; returns their result. */
+static int
+apply_rules(struct opt_set *set, const char *const *env)
+{
+    char **envp = copy_list(env);
+    struct opt_diag dg;
+    int rc;
+
+    opt_diag_init(&dg);
+    rc = deployment_apply_server_rules(set, envp, &dg);
+    ck_assert_uint_eq(dg.nerrors, 0);
+    opt_diag_release(&dg);
+    free_list(envp);
+    return rc;
+}
+
+static const char *
+origin_of(const struct opt_set *set, const char *name)
+{
+    return opt_set_origin(set, opt_set_find(set, name));
+}
+
+START_TEST(address_becomes_the_http_address_and_clears_tls)
+{
+    const char *const argv[] = { "--address", "127.0.0.1:4000", NULL };
+    struct opt_set *set = resolve_args(no_env, argv);
+    json_t *cfg;
+
+    ck_assert_int_eq(apply_rules(set, no_env), 0);
+    cfg = deployment_config_json(set);
+    ck_assert_str_eq(json_string_value(config_get(cfg, "http_address")),
+                     "127.0.0.1:4000");
+    ck_assert_str_eq(json_string_value(config_get(cfg, "tls.address")), "");
+    ck_assert_str_eq(origin_of(set, "HTTP Address"), "--address");
+    ck_assert_str_eq(origin_of(set, "TLS Address"), "--address");
+    json_decref(cfg);
+    opt_set_free(set);
+}
+END_TEST
+
+START_TEST(address_with_tls_becomes_the_tls_address)
+{
+    const char *const env[] = { "CODER_TLS_ENABLE=true",
+                                "CODER_ADDRESS=[::1]:4443", NULL };
+    struct opt_set *set = resolve_env(env);
+    json_t *cfg;
+
+    ck_assert_int_eq(apply_rules(set, env), 0);
+    cfg = deployment_config_json(set);
+    ck_assert_str_eq(json_string_value(config_get(cfg, "tls.address")),
+                     "[::1]:4443");
+    ck_assert_ptr_null(config_get(cfg, "http_address"));
+    ck_assert_str_eq(opt_set_str(set, "HTTP Address"), "");
+    ck_assert_str_eq(opt_source_name(opt_set_source(set, opt_set_find(
+        set, "TLS Address"))), "env");
+    json_decref(cfg);
+    opt_set_free(set);
+}
+END_TEST
+
+START_TEST(rate_limits_groups_and_redirect_follow_the_server)
+{
+    const char *const env[] = { "CODER_DANGEROUS_DISABLE_RATE_LIMITS=true",
+                                "CODER_OIDC_SCOPES=openid,groups",
+                                "CODER_TLS_REDIRECT_HTTP=1", NULL };
+    struct opt_set *set = resolve_env(env);
+
+    ck_assert_int_eq(apply_rules(set, env), 0);
+    ck_assert(opt_set_int(set, "API Rate Limit") == -1);
+    ck_assert_str_eq(origin_of(set, "API Rate Limit"),
+                     "CODER_DANGEROUS_DISABLE_RATE_LIMITS");
+    ck_assert_str_eq(opt_set_str(set, "OIDC Group Field"), "groups");
+    ck_assert_str_eq(origin_of(set, "OIDC Group Field"), "CODER_OIDC_SCOPES");
+    ck_assert(opt_set_bool(set, "Redirect to Access URL"));
+    ck_assert_str_eq(origin_of(set, "Redirect to Access URL"),
+                     "CODER_TLS_REDIRECT_HTTP");
+    opt_set_free(set);
+}
+END_TEST
+
+START_TEST(rules_leave_an_untouched_set_alone)
+{
+    const char *const env[] = { "CODER_OIDC_SCOPES=openid,groups",
+                                "CODER_OIDC_GROUP_FIELD=teams", NULL };
+    struct opt_set *set = resolve_env(env);
+
+    ck_assert_int_eq(apply_rules(set, env), 0);
+    ck_assert_str_eq(opt_set_str(set, "OIDC Group Field"), "teams");
+    ck_assert(opt_set_int(set, "API Rate Limit") == 512);
+    ck_assert_str_eq(opt_set_str(set, "HTTP Address"), "127.0.0.1:3000");
+    ck_assert_str_eq(origin_of(set, "HTTP Address"), "default");
+    ck_assert(!opt_set_bool(set, "Redirect to Access URL"));
+    opt_set_free(set);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -678,6 +776,7 @@ config_suite(void)
     TCase *json = tcase_create("config_json");
     TCase *yaml = tcase_create("yaml");
     TCase *help = tcase_create("help");
+    TCase *rules = tcase_create("rules");
 
     tcase_add_test(defaults, cache_directory_follows_coders_lookup_order);
     tcase_add_test(defaults,
@@ -694,10 +793,15 @@ config_suite(void)
     tcase_add_test(yaml, yaml_leaves_out_options_without_a_yaml_key);
     tcase_add_test(yaml, yaml_round_trips_through_the_resolver);
     tcase_add_test(help, help_lists_visible_options_by_group);
+    tcase_add_test(rules, address_becomes_the_http_address_and_clears_tls);
+    tcase_add_test(rules, address_with_tls_becomes_the_tls_address);
+    tcase_add_test(rules, rate_limits_groups_and_redirect_follow_the_server);
+    tcase_add_test(rules, rules_leave_an_untouched_set_alone);
     suite_add_tcase(s, defaults);
     suite_add_tcase(s, json);
     suite_add_tcase(s, yaml);
     suite_add_tcase(s, help);
+    suite_add_tcase(s, rules);
     return s;
 }
 

@@ -644,6 +644,29 @@ START_TEST(bad_output_format_is_rejected)
 }
 END_TEST
 
+START_TEST(deprecated_address_shows_where_the_server_listens)
+{
+    const char *args[] = { "--address", "127.0.0.1:4000", NULL };
+    struct tu_env env;
+    struct res r;
+    json_t *doc, *cfg;
+
+    tu_env_init(&env);
+    dump(&r, &env, args);
+    ck_assert_int_eq(r.status, 0);
+    doc = parse(r.out);
+    cfg = json_object_get(doc, "config");
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "http_address")),
+                     "127.0.0.1:4000");
+    ck_assert_str_eq(json_string_value(json_object_get(
+        json_object_get(cfg, "tls"), "address")), "");
+    ck_assert_str_eq(field(doc, "HTTP Address", "origin"), "--address");
+    json_decref(doc);
+    res_release(&r);
+    tu_env_release(&env);
+}
+END_TEST
+
 static Suite *
 dump_suite(void)
 {
@@ -672,6 +695,7 @@ dump_suite(void)
     tcase_add_test(tc, changed_keeps_only_what_was_set);
     tcase_add_test(tc, env_output_quotes_for_the_shell);
     tcase_add_test(tc, bad_output_format_is_rejected);
+    tcase_add_test(tc, deprecated_address_shows_where_the_server_listens);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -801,6 +801,37 @@ START_TEST(assign_replaces_and_keeps_the_source)
 }
 END_TEST
 
+START_TEST(assign_of_empty_text_clears_a_host_port)
+{
+    struct run r = { 0 };
+    struct err e;
+
+    run_table(&r, small, NSMALL, NULL, NULL);
+    ck_assert_str_eq(value_json(&r, "Addr"), "\"127.0.0.1:80\"");
+    ck_assert_int_eq(opt_set_assign(r.set, "Addr", "", &e), 0);
+    ck_assert_str_eq(value_json(&r, "Addr"), "\"\"");
+    ck_assert_int_eq(opt_set_assign(r.set, "Addr", "nope", &e),
+                     ERR_INVALID);
+    ck_assert_str_eq(value_json(&r, "Addr"), "\"\"");
+    run_release(&r);
+}
+END_TEST
+
+START_TEST(mark_labels_every_alias_of_a_value)
+{
+    struct run r = { 0 };
+
+    run_table(&r, small, NSMALL, NULL, NULL);
+    ck_assert_int_eq(opt_set_mark(r.set, "New", OPT_SRC_ENV, "T_OTHER"), 0);
+    ck_assert_str_eq(src(&r, "Old"), "env");
+    ck_assert_str_eq(origin(&r, "Old"), "T_OTHER");
+    ck_assert_str_eq(origin(&r, "New"), "T_OTHER");
+    ck_assert_int_eq(opt_set_mark(r.set, "Nope", OPT_SRC_ENV, "x"),
+                     ERR_NOT_FOUND);
+    run_release(&r);
+}
+END_TEST
+
 START_TEST(local_options_parse_but_never_show)
 {
     static const struct opt_desc local[] = {
@@ -1152,6 +1183,8 @@ opt_suite(void)
     tcase_add_test(flags, default_fills_both_aliases);
     tcase_add_test(flags, overridden_default_is_used_and_shown);
     tcase_add_test(flags, assign_replaces_and_keeps_the_source);
+    tcase_add_test(flags, assign_of_empty_text_clears_a_host_port);
+    tcase_add_test(flags, mark_labels_every_alias_of_a_value);
     tcase_add_test(flags, local_options_parse_but_never_show);
     tcase_add_test(flags, percent_text_is_kept_verbatim);
     tcase_add_test(flags, bad_text_is_quoted_on_one_line);

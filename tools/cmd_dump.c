@@ -396,6 +396,20 @@ flush(struct buf *b)
     return 0;
 }
 
+/* Applies what the server changes at start-up, so dump shows it too. */
+static int
+server_rules(struct dump *dp, char **envp)
+{
+    struct opt_diag dg;
+    int rc;
+
+    opt_diag_init(&dg);
+    rc = deployment_apply_server_rules(dp->set, envp, &dg);
+    print_diag(&dg);
+    opt_diag_release(&dg);
+    return rc;
+}
+
 static int
 run(struct dump *dp, int argc, char **argv, char **envp)
 {
@@ -415,6 +429,12 @@ run(struct dump *dp, int argc, char **argv, char **envp)
         rc = opt_set_write_help(dp->set, usage, &dp->out);
         return rc == 0 ? flush(&dp->out) : 1;
     }
+
+    rc = server_rules(dp, envp);
+    if (rc == ERR_INVALID)
+        return 2;
+    if (rc != 0)
+        goto fail;
 
     output = opt_set_str(dp->set, "Dump Output");
     dp->changed = opt_set_bool(dp->set, "Dump Changed");
