@@ -1100,6 +1100,32 @@ yaml_origin(struct opt_set *set, struct entry *e, const char *file,
     return rc;
 }
 
+/*
+ * A key for an option that env or a flag already set is not applied
+ * (serpent skips it), but a broken file is still a broken file: the node
+ * is read into a scratch value only to report what is wrong with it.
+ */
+static int
+yaml_check_only(struct ytab *t, const struct ykey *k,
+                const struct entry *e, struct opt_diag *dg)
+{
+    struct opt_value scratch;
+    struct err err;
+    int rc;
+
+    rc = optval_init(&scratch, e->d->type);
+    if (rc != 0)
+        return rc;
+    err_clear(&err);
+    rc = optval_set_yaml(&scratch, e->d, &t->doc, k->val, &err);
+    optval_release(&scratch);
+    if (rc == 0)
+        return 0;
+    if (err.code == ERR_NOMEM)
+        return ERR_NOMEM;
+    return yaml_invalid(t, k->val, e, &err, dg);
+}
+
 static int
 yaml_apply_one(struct opt_set *set, struct ytab *t, struct entry *e,
                struct opt_diag *dg)
@@ -1121,7 +1147,7 @@ yaml_apply_one(struct opt_set *set, struct ytab *t, struct entry *e,
         return 0;
     ytab_match(t, path);
     if (e->own != OPT_SRC_NONE)
-        return 0;
+        return yaml_check_only(t, k, e, dg);
 
     rc = yaml_origin(set, e, t->file, k->key);
     if (rc != 0)

@@ -969,6 +969,27 @@ START_TEST(yaml_on_the_old_name_warns_with_paths)
 }
 END_TEST
 
+START_TEST(bad_yaml_value_is_reported_even_when_env_won)
+{
+    struct run r = { 0 };
+    char *file = yaml_file(&r, "wait: 90\nnet:\n  tls:\n    addr: ok:1\n");
+    const char *argv[] = { "-c", file, "--addr", "x:2", NULL };
+    const char *envp[] = { "T_WAIT=2m", NULL };
+
+    run_table(&r, small, NSMALL, argv, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_uint_eq(r.dg.nerrors, 1);
+    ck_assert(has_part(r.dg.errors, r.dg.nerrors,
+                       "config.yaml:1:7: invalid duration \"90\" for "
+                       "wait: "));
+    ck_assert(opt_set_int(r.set, "Wait") == INT64_C(120000000000));
+    ck_assert_str_eq(value_json(&r, "Addr"), "\"x:2\"");
+    ck_assert_str_eq(origin(&r, "Wait"), "T_WAIT");
+    run_release(&r);
+    free(file);
+}
+END_TEST
+
 START_TEST(bad_yaml_value_names_file_place_and_path)
 {
     struct run r = { 0 };
@@ -1198,6 +1219,7 @@ opt_suite(void)
     tcase_add_test(yaml, group_key_holding_a_scalar_is_ignored);
     tcase_add_test(yaml, yaml_on_the_old_name_warns_with_paths);
     tcase_add_test(yaml, bad_yaml_value_names_file_place_and_path);
+    tcase_add_test(yaml, bad_yaml_value_is_reported_even_when_env_won);
     suite_add_tcase(s, yaml);
 
     tcase_add_test(json, options_json_sorted_with_keys_in_order);
