@@ -480,15 +480,17 @@ type_word(const struct opt_desc *d)
     }
 }
 
-/* Levenshtein distance ignoring ASCII case, capped for long strings. */
+/*
+ * Levenshtein distance between a[0..la) and b[0..lb), ignoring ASCII
+ * case, or SIZE_MAX for strings too long to be a name.
+ */
 static size_t
-distance(const char *a, const char *b)
+distance_n(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t la = strlen(a), lb = strlen(b);
     size_t row[NAME_MAX_LEN + 1];
 
     if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
-        return (size_t)-1;
+        return SIZE_MAX;
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
     for (size_t i = 1; i <= la; i++) {
@@ -516,6 +518,12 @@ distance(const char *a, const char *b)
     return row[lb];
 }
 
+static size_t
+distance(const char *a, const char *b)
+{
+    return distance_n(a, strlen(a), b, strlen(b));
+}
+
 /* Keeps cand in *best when it is closer than anything so far. */
 static void
 consider(const char *word, const char *cand, const char **best,
@@ -532,14 +540,18 @@ consider(const char *word, const char *cand, const char **best,
     }
 }
 
-/* A suggestion is worth making only when it is close enough. */
+/*
+ * A suggestion is worth making only when it is close: a third of the
+ * word may differ, and any number of letters only in case (distance 0,
+ * since an exact match would not have been unknown).
+ */
 static bool
 close_enough(const char *word, size_t d)
 {
     size_t len = strlen(word);
     size_t limit = len / 3 > 2 ? len / 3 : 2;
 
-    return d > 0 && d <= limit;
+    return d <= limit;
 }
 
 /* --- environment ----------------------------------------------------- */
@@ -1172,23 +1184,96 @@ by_mark(const void *a, const void *b)
     return 0;
 }
 
+/* The last dotted segment of path. */
+static const char *
+last_segment(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+
+    return dot != NULL ? dot + 1 : path;
+}
+
+/* A suggested path: the first len bytes of s, at distance d. */
+struct hint {
+    const char *s;
+    size_t len;
+    size_t d;
+};
+
+/*
+ * The closest option path, or group path (a prefix of one), to the whole
+ * of path: catches a typo in any segment, and any difference in case.
+ */
+static struct hint
+suggest_whole(const struct opt_set *set, const char *path)
+{
+    struct hint h = { NULL, 0, SIZE_MAX };
+    size_t pl = strlen(path);
+
+    for (size_t i = 0; i < set->n; i++) {
+        const char *p = set->ent[i].path;
+
+        for (size_t end = 0; p != NULL; end++) {
+            size_t d;
+
+            if (p[end] != '.' && p[end] != '\0')
+                continue;
+            d = distance_n(path, pl, p, end);
+            if (d < h.d)
+                h = (struct hint){ p, end, d };
+            if (p[end] == '\0')
+                break;
+        }
+    }
+    return h;
+}
+
+/*
+ * The one option whose last segment is closest to path's last segment,
+ * for a key put at the wrong level.  Nothing when none is close, or when
+ * two options tie, as a guess between them would mislead.
+ */
+static struct hint
+suggest_leaf(const struct opt_set *set, const char *path)
+{
+    const char *leaf = last_segment(path);
+    struct hint h = { NULL, 0, SIZE_MAX }, none = h;
+    size_t limit = strlen(leaf) / 4;
+    bool tie = false;
+
+    for (size_t i = 0; i < set->n; i++) {
+        const char *p = set->ent[i].path;
+        size_t d;
+
+        if (p == NULL)
+            continue;
+        d = distance(leaf, last_segment(p));
+        if (d < h.d) {
+            h = (struct hint){ p, strlen(p), d };
+            tie = false;
+        } else if (d == h.d && strcmp(p, h.s) != 0) {
+            tie = true;
+        }
+    }
+    return !tie && h.d <= (limit > 1 ? limit : 1) ? h : none;
+}
+
 static int
 report_unknown_key(const struct opt_set *set, const struct ytab *t,
                    const struct ykey *k, struct opt_diag *dg)
 {
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
+    size_t line = k->key->start_mark.line + 1;
+    size_t col = k->key->start_mark.column + 1;
+    struct hint h = suggest_whole(set, k->path);
 
-    for (size_t i = 0; i < set->n; i++)
-        consider(k->path, set->ent[i].path, &best, &best_d);
-    if (best != NULL && close_enough(k->path, best_d))
+    if (h.s != NULL && !close_enough(k->path, h.d))
+        h = suggest_leaf(set, k->path);
+    if (h.s != NULL)
         return diag_add(dg, false, "%s:%zu:%zu: unknown option \"%s\" "
-                        "(did you mean \"%s\"?)", t->file,
-                        k->key->start_mark.line + 1,
-                        k->key->start_mark.column + 1, k->path, best);
+                        "(did you mean \"%.*s\"?)", t->file, line, col,
+                        k->path, (int)h.len, h.s);
     return diag_add(dg, false, "%s:%zu:%zu: unknown option \"%s\"",
-                    t->file, k->key->start_mark.line + 1,
-                    k->key->start_mark.column + 1, k->path);
+                    t->file, line, col, k->path);
 }
 
 /* Reports leftover keys in file order, each only below a known parent. */

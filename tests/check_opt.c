@@ -422,6 +422,68 @@ START_TEST(unknown_yaml_key_names_place_and_suggests)
 }
 END_TEST
 
+/* The one error of resolving a file holding text; a static copy. */
+static const char *
+yaml_error(const char *text)
+{
+    static char out[4096];
+    struct run r = { 0 };
+    char *file = yaml_file(&r, text);
+    const char *argv[] = { "--config", file, NULL };
+    const char *colon;
+
+    run_real(&r, argv, NULL);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_uint_eq(r.dg.nerrors, 1);
+    colon = strstr(r.dg.errors[0], "config.yaml:");
+    ck_assert_ptr_nonnull(colon);
+    snprintf(out, sizeof(out), "%s", colon);
+    run_release(&r);
+    free(file);
+    return out;
+}
+
+START_TEST(unknown_yaml_key_suggests_across_case_level_and_group)
+{
+    ck_assert_str_eq(yaml_error("networking:\n  accessUrl: x\n"),
+                     "config.yaml:2:3: unknown option "
+                     "\"networking.accessUrl\" (did you mean "
+                     "\"networking.accessURL\"?)");
+    ck_assert_str_eq(yaml_error("networking:\n  accessurl: x\n"),
+                     "config.yaml:2:3: unknown option "
+                     "\"networking.accessurl\" (did you mean "
+                     "\"networking.accessURL\"?)");
+    ck_assert_str_eq(yaml_error("sessionDuration: 1h\n"),
+                     "config.yaml:1:1: unknown option \"sessionDuration\" "
+                     "(did you mean \"networking.http.sessionDuration\"?)");
+    ck_assert_str_eq(yaml_error("provisoning:\n  daemons: 3\n"),
+                     "config.yaml:1:1: unknown option \"provisoning\" "
+                     "(did you mean \"provisioning\"?)");
+}
+END_TEST
+
+START_TEST(unknown_yaml_key_without_a_clear_match_gets_no_guess)
+{
+    ck_assert_str_eq(yaml_error("enabled: true\n"),
+                     "config.yaml:1:1: unknown option \"enabled\"");
+    ck_assert_str_eq(yaml_error("zzzzzzzzzzzz: 1\n"),
+                     "config.yaml:1:1: unknown option \"zzzzzzzzzzzz\"");
+}
+END_TEST
+
+START_TEST(unknown_flag_differing_in_case_gets_a_suggestion)
+{
+    struct run r = { 0 };
+    const char *argv[] = { "--Access-URL", "x", NULL };
+
+    run_real(&r, argv, NULL);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_str_eq(r.dg.errors[0], "unknown flag \"--Access-URL\" "
+                     "(did you mean \"--access-url\"?)");
+    run_release(&r);
+}
+END_TEST
+
 START_TEST(unknown_top_key_is_reported_once)
 {
     struct run r = { 0 };
@@ -1174,6 +1236,11 @@ opt_suite(void)
     tcase_add_test(real, yaml_empty_scopes_is_an_empty_list);
     tcase_add_test(real, unknown_yaml_key_names_place_and_suggests);
     tcase_add_test(real, unknown_top_key_is_reported_once);
+    tcase_add_test(real,
+                   unknown_yaml_key_suggests_across_case_level_and_group);
+    tcase_add_test(real,
+                   unknown_yaml_key_without_a_clear_match_gets_no_guess);
+    tcase_add_test(real, unknown_flag_differing_in_case_gets_a_suggestion);
     tcase_add_test(real, every_problem_is_reported_together);
     tcase_add_test(real, empty_env_for_a_duration_is_an_error_naming_it);
     tcase_add_test(real, empty_env_for_a_string_counts_as_env);
