@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "api/internal.h"
@@ -214,6 +215,65 @@ queue_reply(struct api_request *rq)
     return ok;
 }
 
+/* --- request ids and numbers ------------------------------------------- */
+
+#define ID_POOL 4096
+
+struct id_pool {
+    unsigned char bytes[ID_POOL];
+    size_t used;
+};
+
+static _Thread_local struct id_pool pool = { { 0 }, ID_POOL };
+
+void
+api_request_id(char out[UTIL_UUID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char *b;
+    size_t i;
+    size_t w = 0;
+
+    if (pool.used + 16 > ID_POOL) {
+        util_crypto_init();
+        randombytes_buf(pool.bytes, ID_POOL);
+        pool.used = 0;
+    }
+    b = pool.bytes + pool.used;
+    pool.used += 16;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[w++] = '-';
+        out[w++] = hex[b[i] >> 4];
+        out[w++] = hex[b[i] & 0x0f];
+    }
+    out[w] = '\0';
+    /* Used bytes are not kept around. */
+    sodium_memzero(b, 16);
+}
+
+size_t
+api_itoa(int64_t v, char out[24])
+{
+    char tmp[24];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0;
+    size_t w = 0;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        out[w++] = '-';
+    while (n > 0)
+        out[w++] = tmp[--n];
+    out[w] = '\0';
+    return w;
+}
+
 /* --- the request pipeline ------------------------------------------------ */
 
 static void
@@ -266,10 +326,11 @@ request_new(struct api_listener *l, struct MHD_Connection *conn,
             const char *url, const char *method)
 {
     size_t len = strlen(url);
-    struct api_request *rq = calloc(1, sizeof(*rq) + len + 1);
+    struct api_request *rq = malloc(sizeof(*rq) + len + 1);
 
     if (rq == NULL)
         return NULL;
+    memset(rq, 0, API_REQUEST_CLEARED);
     rq->srv = l->srv;
     rq->listener = l;
     rq->conn = conn;
@@ -278,7 +339,7 @@ request_new(struct api_listener *l, struct MHD_Connection *conn,
     rq->started = util_mono_ns();
     memcpy(rq->path, url, len + 1);
     router_clean_path(rq->path);
-    util_uuid_new(rq->request_id);
+    api_request_id(rq->request_id);
     buf_init_limit(&rq->body, API_CSP_MAX);
     api_client_address(rq);
     atomic_fetch_add(&l->srv->inflight, 1);

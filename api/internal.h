@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/buf.h"
@@ -115,11 +116,9 @@ struct api_request {
     struct buf body;
     bool body_too_large;
 
-    /* Authentication, once done. */
+    /* Authentication state; auth and target mean something once set. */
     bool authed;
-    struct engine_auth auth;
     struct router_match match;
-    struct store_user target;       /* the {user} parameter */
 
     /* The reply. */
     bool queued;
@@ -132,11 +131,22 @@ struct api_request {
     const char *hname[API_HEADERS_MAX];
     const char *hvalue[API_HEADERS_MAX];
     size_t nheaders;
-    char arena[API_ARENA];
     size_t arena_used;
+
+    /*
+     * Not cleared when a request starts (they are large, and written
+     * before they are read): the verified key and user, the {user}
+     * parameter's user, and the header text arena.
+     */
+    struct engine_auth auth;
+    struct store_user target;
+    char arena[API_ARENA];
 
     char path[];                    /* cleaned request path */
 };
+
+/* Everything before this offset is zeroed for a new request. */
+#define API_REQUEST_CLEARED offsetof(struct api_request, auth)
 
 /* One handler; routes point at these. */
 struct api_handler {
@@ -176,6 +186,13 @@ int api_http_open(struct api_server *srv, unsigned threads, struct err *e);
 
 /* Stops accepting, waits a second at most for running requests, stops. */
 void api_http_close(struct api_server *srv);
+
+/* A new random (version 4) UUID for a request id, from a per-thread pool
+ * of random bytes (one system call per 256 ids). */
+void api_request_id(char out[UTIL_UUID_LEN + 1]);
+
+/* Writes v in decimal into out (24 bytes); returns the length. */
+size_t api_itoa(int64_t v, char out[24]);
 
 /* --- middleware steps (middleware.c) ------------------------------------ */
 

@@ -273,13 +273,13 @@ api_mw_auth(struct api_request *rq)
 static void
 limit_headers(struct api_request *rq, const struct ratelimit_verdict *v)
 {
-    char n[32];
+    char n[24];
 
-    snprintf(n, sizeof(n), "%lld", (long long)v->limit);
+    api_itoa(v->limit, n);
     api_header(rq, "X-RateLimit-Limit", n);
-    snprintf(n, sizeof(n), "%lld", (long long)v->remaining);
+    api_itoa(v->remaining, n);
     api_header(rq, "X-RateLimit-Remaining", n);
-    snprintf(n, sizeof(n), "%lld", (long long)v->reset_unix);
+    api_itoa(v->reset_unix, n);
     api_header(rq, "X-RateLimit-Reset", n);
 }
 
@@ -312,19 +312,23 @@ api_mw_ratelimit(struct api_request *rq)
 {
     struct ratelimit_verdict v;
     char key[NETADDR_TEXT_MAX + 1024];
+    size_t ip = strlen(rq->rate_ip);
+    size_t path = strlen(rq->path);
     char window[40];
     char msg[160];
-    int n;
 
     if (rq->srv->rl == NULL)
         return true;
     if (auth_parse_bool(req_header(rq, BYPASS_HEADER)))
         return bypass(rq);
 
-    n = snprintf(key, sizeof(key), "%s:%s", rq->rate_ip, rq->path);
-    if (n < 0 || (size_t)n >= sizeof(key))
-        n = (int)sizeof(key) - 1;
-    ratelimit_take(rq->srv->rl, key, (size_t)n, util_now_ns(), &v);
+    /* "<ip>:<path>", the path cut if it is absurdly long. */
+    if (path > sizeof(key) - ip - 1)
+        path = sizeof(key) - ip - 1;
+    memcpy(key, rq->rate_ip, ip);
+    key[ip] = ':';
+    memcpy(key + ip + 1, rq->path, path);
+    ratelimit_take(rq->srv->rl, key, ip + 1 + path, util_now_ns(), &v);
     limit_headers(rq, &v);
     if (v.allowed)
         return true;
