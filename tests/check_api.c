@@ -921,6 +921,51 @@ START_TEST(request_log_never_holds_the_token)
 }
 END_TEST
 
+START_TEST(tls_listener_serves_with_hsts)
+{
+    char *dir = tu_tmpdir();
+    char cert[256], key[256], addr[40], url[96];
+    char *gen[] = { (char *)"/usr/bin/openssl", (char *)"req", (char *)
+                    "-x509", (char *)"-newkey", (char *)"rsa:2048", (char *)
+                    "-nodes", (char *)"-keyout", key, (char *)"-out", cert,
+                    (char *)"-days", (char *)"1", (char *)"-subj", (char *)
+                    "/CN=localhost", NULL };
+    char *args[] = { (char *)"--tls-enable", (char *)"--tls-address", addr,
+                     (char *)"--tls-cert-file", cert, (char *)
+                     "--tls-key-file", key, (char *)
+                     "--strict-transport-security", (char *)"3600", NULL };
+    struct tu_server s;
+    struct tu_proc p;
+    struct tu_env env;
+    struct tu_resp r;
+    int port = tu_free_port();
+
+    if (access(gen[0], X_OK) != 0) {
+        tu_rmtree(dir);
+        return;                 /* no openssl to make a certificate */
+    }
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    tu_env_init(&env);
+    tu_proc_start(&p, gen, env.v);
+    ck_assert_int_eq(tu_proc_wait(&p), 0);
+    tu_proc_release(&p);
+    start_with(&s, args, &env);
+    snprintf(url, sizeof(url), "https://%s/api/v2/buildinfo", addr);
+    ck_assert_int_eq(tu_http("GET", url, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    assert_header(&r, "Strict-Transport-Security", "max-age=3600");
+    tu_resp_release(&r);
+    ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", NULL, NULL, &r), 0);
+    ck_assert_ptr_null(strstr(r.headers, "Strict-Transport-Security"));
+    tu_resp_release(&r);
+    tu_server_stop(&s);
+    tu_env_release(&env);
+    tu_rmtree(dir);
+}
+END_TEST
+
 /* --- update check against a local stand-in feed -------------------------- */
 
 static const char *feed_tag;
@@ -1115,6 +1160,7 @@ api_suite(void)
     tcase_add_test(own, help_and_write_config_print_and_exit);
     tcase_add_test(own, token_lifetime_over_cap_names_it);
     tcase_add_test(own, request_log_never_holds_the_token);
+    tcase_add_test(own, tls_listener_serves_with_hsts);
     tcase_add_test(own, updatecheck_newer_release_is_not_current);
     tcase_add_test(own, updatecheck_same_release_is_current);
     tcase_add_test(own, updatecheck_feed_down_answers_current_without_delay);
