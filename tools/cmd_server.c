@@ -135,53 +135,18 @@ print_and_stop(const struct server *s)
     return rc == 0 ? 0 : fail(1, "cannot write the output");
 }
 
-static bool
-set_by_user(const struct opt_set *set, const char *name)
-{
-    enum opt_source src = opt_set_source(set, opt_set_find(set, name));
-
-    return src == OPT_SRC_FLAG || src == OPT_SRC_ENV || src == OPT_SRC_YAML;
-}
-
-/* The deprecated --address goes to the TLS or the HTTP address. */
+/* Coder's in-place adjustments after parsing (deprecated --address and
+ * redirect flags, --dangerous-disable-rate-limits, ...). */
 static int
-map_address(struct opt_set *set, struct err *e)
+adjust(struct server *s, char **envp)
 {
-    const struct opt_value *a = opt_set_get(set, "Address");
-    char text[320];
-    bool v6 = strchr(a->host, ':') != NULL;
-    bool tls = opt_set_bool(set, "TLS Enable");
+    struct opt_diag diag;
     int rc;
 
-    if (!set_by_user(set, "Address"))
-        return 0;
-    snprintf(text, sizeof(text), "%s%s%s:%s", v6 ? "[" : "", a->host,
-             v6 ? "]" : "", a->port);
-    rc = opt_set_assign(set, tls ? "TLS Address" : "HTTP Address", text, e);
-    if (rc == 0)
-        rc = opt_set_assign(set, tls ? "HTTP Address" : "TLS Address", "",
-                            e);
-    return rc;
-}
-
-/* Coder's in-place adjustments after parsing. */
-static int
-adjust(struct server *s, char **envp, struct err *e)
-{
-    const char *old = values_env(envp, "CODER_TLS_REDIRECT_HTTP");
-    int rc = map_address(s->set, e);
-
-    if (rc == 0 && opt_set_bool(s->set, "Disable All Rate Limits"))
-        rc = opt_set_assign(s->set, "API Rate Limit", "-1", e);
-
-    /* The deprecated redirect flag now just sets the new one. */
-    if (rc == 0 && set_by_user(s->set, "Redirect HTTP to HTTPS"))
-        rc = opt_set_assign(s->set, "Redirect to Access URL",
-                            opt_set_bool(s->set, "Redirect HTTP to HTTPS")
-                                ? "true" : "false", e);
-    if (rc == 0 && old != NULL && (strcmp(old, "true") == 0 ||
-                                   strcmp(old, "1") == 0))
-        rc = opt_set_assign(s->set, "Redirect to Access URL", "true", e);
+    opt_diag_init(&diag);
+    rc = deployment_apply_server_rules(s->set, envp, &diag);
+    print_diag(&diag);
+    opt_diag_release(&diag);
     return rc;
 }
 
@@ -423,9 +388,9 @@ serve(struct server *s, char **envp)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = adjust(s, envp, &e);
-    if (rc == 0)
-        rc = check_values(s->set, &e);
+    if (adjust(s, envp) < 0)
+        return 2;
+    rc = check_values(s->set, &e);
     if (rc == 0)
         rc = open_log(s, &e);
     if (rc < 0)
