@@ -106,6 +106,10 @@ STORE_SRCS := \
 	core/engine.c \
 	core/keycache.c
 
+# Parts that need both the option engine and the store.
+DEPLOY_SRCS := \
+	core/snapshot.c
+
 API_SRCS := \
 	api/auth.c \
 	api/blob.c \
@@ -126,6 +130,7 @@ API_SRCS := \
 TOOL_SRCS := \
 	tools/cmd_admin.c \
 	tools/cmd_dump.c \
+	tools/cmd_dump_store.c \
 	tools/cmd_server.c \
 	tools/coder-cfg.c
 
@@ -136,6 +141,7 @@ TESTS := \
 	check_cluster \
 	check_config \
 	check_dump \
+	check_dump_store \
 	check_engine \
 	check_opt \
 	check_optval \
@@ -147,10 +153,11 @@ objs = $(patsubst %.c,$(B)/%.o,$(1))
 BASE_OBJS := $(call objs,$(BASE_SRCS))
 OPT_OBJS := $(call objs,$(OPT_SRCS))
 STORE_OBJS := $(call objs,$(STORE_SRCS))
+DEPLOY_OBJS := $(call objs,$(DEPLOY_SRCS))
 API_OBJS := $(call objs,$(API_SRCS))
 TOOL_OBJS := $(call objs,$(TOOL_SRCS))
-ALL_OBJS := $(BASE_OBJS) $(OPT_OBJS) $(STORE_OBJS) $(API_OBJS) \
-	$(TOOL_OBJS)
+ALL_OBJS := $(BASE_OBJS) $(OPT_OBJS) $(STORE_OBJS) $(DEPLOY_OBJS) \
+	$(API_OBJS) $(TOOL_OBJS)
 TEST_BINS := $(addprefix $(B)/tests/,$(TESTS))
 TEST_UTIL := $(B)/tests/testutil.o
 TEST_PG := $(B)/tests/pgutil.o
@@ -196,6 +203,9 @@ $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL) $(TEST_PG)
+$(B)/tests/check_dump_store: $(B)/tests/check_dump_store.o \
+	$(DEPLOY_OBJS) $(STORE_OBJS) $(OPT_OBJS) $(BASE_OBJS) $(TEST_UTIL) \
+	$(TEST_PG)
 
 $(TEST_BINS):
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
