@@ -17,6 +17,7 @@
 #include "core/opt.h"
 #include "core/util.h"
 #include "tools/cmd.h"
+#include "tools/dump_store.h"
 #include "core/banned.h"
 
 static const char *const output_choices[] = {
@@ -456,6 +457,8 @@ cmd_dump(int argc, char **argv, char **envp)
     struct dump dp = { 0 };
     int status = 1;
 
+    if (dump_store_wanted(argc, argv))
+        return cmd_dump_store(argc, argv, envp);
     buf_init(&dp.out);
     dp.set = deployment_set_new(envp);
     if (dp.set == NULL ||
