@@ -1555,6 +1555,44 @@ lm_key_get(struct store *s, struct store_txn *t, const char *id,
     return run(s, t, false, key_get_fn, &a, e);
 }
 
+struct key_auth_arg {
+    const char *id;
+    struct store_key *key;
+    struct store_user *user;
+    bool *user_found;
+};
+
+static int
+key_auth_fn(struct lm_txn *t, void *arg, struct err *e)
+{
+    struct key_auth_arg *a = arg;
+    int rc;
+
+    rc = key_read(t, a->id, a->key, e);
+    if (rc < 0)
+        return rc;
+    rc = user_read(t, a->key->user_id, a->user, e);
+    if (rc == ERR_NOT_FOUND) {
+        err_clear(e);
+        memset(a->user, 0, sizeof(*a->user));
+        return 0;
+    }
+    *a->user_found = rc == 0;
+    return rc;
+}
+
+/* Both reads in one read transaction: one consistent pair. */
+static int
+lm_key_get_auth(struct store *s, struct store_txn *t, const char *id,
+                struct store_key *key, struct store_user *user,
+                bool *user_found, struct err *e)
+{
+    struct key_auth_arg a = { id, key, user, user_found };
+
+    *user_found = false;
+    return run(s, t, false, key_auth_fn, &a, e);
+}
+
 static int
 key_touch_fn(struct lm_txn *t, void *arg, struct err *e)
 {
@@ -1795,6 +1833,56 @@ lm_stat_scan_since(struct store *s, struct store_txn *t, int64_t since,
     struct stat_scan_arg a = { since, fn, ctx };
 
     return run(s, t, false, stat_scan_fn, &a, e);
+}
+
+/*
+ * Deletes from the oldest end up to the first stat at or after the
+ * bound.  Keys start with the time in byte order, so comparing the
+ * first 8 bytes is comparing times and nothing needs decoding.
+ */
+static int
+stat_prune_fn(struct lm_txn *t, void *arg, struct err *e)
+{
+    const int64_t *older_than = arg;
+    unsigned char bound[8];
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc;
+
+    put_time(bound, *older_than);
+    rc = mdb_cursor_open(t->txn, dbi(t, DB_STATS), &c);
+    if (rc != 0)
+        return lm_fail(t, e, rc, "pruning agent stats");
+
+    for (;;) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        if (rc != 0)
+            break;
+        if (k.mv_size != STAT_KEY_LEN) {
+            rc = err_set(e, ERR_CORRUPT, "store: an agent stat key of "
+                         "%zu bytes in \"stats\"", k.mv_size);
+            goto out;
+        }
+        if (memcmp(k.mv_data, bound, sizeof(bound)) >= 0)
+            break;
+        rc = mdb_cursor_del(c, 0);
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        rc = lm_fail(t, e, rc, "pruning agent stats");
+    else
+        rc = 0;
+out:
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int
+lm_stat_prune(struct store *s, struct store_txn *t, int64_t older_than,
+              struct err *e)
+{
+    return run(s, t, true, stat_prune_fn, &older_than, e);
 }
 
 /* ------------------------------------------------------------------------
@@ -2291,4 +2379,6 @@ const struct store_ops store_lmdb_ops = {
     .replica_put = lm_replica_put,
     .replica_list = lm_replica_list,
     .ping = lm_ping,
+    .key_get_auth = lm_key_get_auth,
+    .stat_prune = lm_stat_prune,
 };

@@ -25,11 +25,18 @@
 #define DEPLOYMENT_KEY "deployment_id"
 
 #define T "coder_cfg."
-#define USER_COLS "id, username, email, roles, status, deleted, " \
-    "created_at, updated_at, last_seen_at"
-#define KEY_COLS "id, encode(hashed_secret, 'hex'), user_id, created_at, " \
-    "updated_at, expires_at, last_used, lifetime_seconds, login_type, " \
-    "token_name, ip_address"
+/* Column lists; the _OF forms qualify each column for a join. */
+#define USER_COLS_OF(q) q "id, " q "username, " q "email, " q "roles, " \
+    q "status, " q "deleted, " q "created_at, " q "updated_at, " \
+    q "last_seen_at"
+#define USER_COLS USER_COLS_OF("")
+#define KEY_COLS_OF(q) q "id, encode(" q "hashed_secret, 'hex'), " \
+    q "user_id, " q "created_at, " q "updated_at, " q "expires_at, " \
+    q "last_used, " q "lifetime_seconds, " q "login_type, " \
+    q "token_name, " q "ip_address"
+#define KEY_COLS KEY_COLS_OF("")
+/* Where the user's columns start in a PG_KEY_GET_AUTH row. */
+#define KEY_NCOLS 11
 #define WS_COLS "id, owner_id, name, deleted, created_at, has_build, " \
     "transition, job_started_at, job_completed_at, job_canceled_at, " \
     "job_updated_at, job_error"
@@ -69,6 +76,9 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         " VALUES ($1, decode($2, 'hex'), $3, $4, $5, $6, $7, $8, $9, $10,"
         " $11) ON CONFLICT DO NOTHING",
     [PG_KEY_GET] = "SELECT " KEY_COLS " FROM " T "api_keys WHERE id = $1",
+    [PG_KEY_GET_AUTH] = "SELECT " KEY_COLS_OF("k.") ", "
+        USER_COLS_OF("u.") " FROM " T "api_keys k"
+        " LEFT JOIN " T "users u ON u.id = k.user_id WHERE k.id = $1",
     [PG_KEY_TOUCH] = "UPDATE " T "api_keys SET last_used = $2,"
         " expires_at = $3, ip_address = $4, updated_at = $5 WHERE id = $1",
     [PG_KEY_DELETE] = "DELETE FROM " T "api_keys WHERE id = $1",
@@ -93,6 +103,7 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         " ON CONFLICT DO NOTHING",
     [PG_STAT_SCAN_SINCE] = "SELECT " STAT_COLS " FROM " T "agent_stats"
         " WHERE created_at >= $1 ORDER BY created_at, id",
+    [PG_STAT_PRUNE] = "DELETE FROM " T "agent_stats WHERE created_at < $1",
     [PG_CSP_APPEND] = "INSERT INTO " T "csp_reports (received_at, body)"
         " VALUES ($1, $2) RETURNING id",
     [PG_CSP_SCAN] = "SELECT id, received_at, body FROM " T "csp_reports"
@@ -130,6 +141,7 @@ static const char *const stmt_names[PG_STMT_COUNT] = {
     [PG_USER_LIST] = "user_list",
     [PG_KEY_INSERT] = "key_insert",
     [PG_KEY_GET] = "key_get",
+    [PG_KEY_GET_AUTH] = "key_get_auth",
     [PG_KEY_TOUCH] = "key_touch",
     [PG_KEY_DELETE] = "key_delete",
     [PG_KEY_LIST_BY_USER] = "key_list_by_user",
@@ -137,6 +149,7 @@ static const char *const stmt_names[PG_STMT_COUNT] = {
     [PG_WORKSPACE_LIST] = "workspace_list",
     [PG_STAT_APPEND] = "stat_append",
     [PG_STAT_SCAN_SINCE] = "stat_scan_since",
+    [PG_STAT_PRUNE] = "stat_prune",
     [PG_CSP_APPEND] = "csp_append",
     [PG_CSP_SCAN] = "csp_scan",
     [PG_CSP_PRUNE] = "csp_prune",
@@ -493,26 +506,34 @@ user_params(struct pg_params *p, const struct store_user *u)
     pg_param_i64(p, u->last_seen_at);
 }
 
-static int
-user_decode(const PGresult *res, int r, struct store_user *u, struct err *e)
+/* Reads a user from w's next columns. */
+static void
+user_columns(struct row *w, struct store_user *u)
 {
-    struct row w;
     int64_t roles = 0;
     int64_t status = 0;
 
     memset(u, 0, sizeof(*u));
-    row_init(&w, res, r, "users", e);
-    row_text(&w, u->id, sizeof(u->id));
-    row_text(&w, u->username, sizeof(u->username));
-    row_text(&w, u->email, sizeof(u->email));
-    row_range(&w, 15, &roles);
-    row_range(&w, STORE_USER_DORMANT, &status);
-    row_bool(&w, &u->deleted);
-    row_i64(&w, &u->created_at);
-    row_i64(&w, &u->updated_at);
-    row_i64(&w, &u->last_seen_at);
+    row_text(w, u->id, sizeof(u->id));
+    row_text(w, u->username, sizeof(u->username));
+    row_text(w, u->email, sizeof(u->email));
+    row_range(w, 15, &roles);
+    row_range(w, STORE_USER_DORMANT, &status);
+    row_bool(w, &u->deleted);
+    row_i64(w, &u->created_at);
+    row_i64(w, &u->updated_at);
+    row_i64(w, &u->last_seen_at);
     u->roles = (unsigned)roles;
     u->status = (enum store_user_status)status;
+}
+
+static int
+user_decode(const PGresult *res, int r, struct store_user *u, struct err *e)
+{
+    struct row w;
+
+    row_init(&w, res, r, "users", e);
+    user_columns(&w, u);
     return w.rc;
 }
 
@@ -630,26 +651,34 @@ pg_user_list(struct store *s, struct store_txn *t, store_user_fn fn,
 
 /* ---- API keys ---- */
 
+/* Reads a key from w's next columns. */
+static void
+key_columns(struct row *w, struct store_key *k)
+{
+    int64_t login = 0;
+
+    memset(k, 0, sizeof(*k));
+    row_text(w, k->id, sizeof(k->id));
+    row_hex32(w, k->hashed_secret);
+    row_text(w, k->user_id, sizeof(k->user_id));
+    row_i64(w, &k->created_at);
+    row_i64(w, &k->updated_at);
+    row_i64(w, &k->expires_at);
+    row_i64(w, &k->last_used);
+    row_i64(w, &k->lifetime_seconds);
+    row_range(w, STORE_LOGIN_NONE, &login);
+    row_text(w, k->token_name, sizeof(k->token_name));
+    row_text(w, k->ip_address, sizeof(k->ip_address));
+    k->login_type = (enum store_login_type)login;
+}
+
 static int
 key_decode(const PGresult *res, int r, struct store_key *k, struct err *e)
 {
     struct row w;
-    int64_t login = 0;
 
-    memset(k, 0, sizeof(*k));
     row_init(&w, res, r, "api_keys", e);
-    row_text(&w, k->id, sizeof(k->id));
-    row_hex32(&w, k->hashed_secret);
-    row_text(&w, k->user_id, sizeof(k->user_id));
-    row_i64(&w, &k->created_at);
-    row_i64(&w, &k->updated_at);
-    row_i64(&w, &k->expires_at);
-    row_i64(&w, &k->last_used);
-    row_i64(&w, &k->lifetime_seconds);
-    row_range(&w, STORE_LOGIN_NONE, &login);
-    row_text(&w, k->token_name, sizeof(k->token_name));
-    row_text(&w, k->ip_address, sizeof(k->ip_address));
-    k->login_type = (enum store_login_type)login;
+    key_columns(&w, k);
     return w.rc;
 }
 
@@ -694,6 +723,52 @@ pg_key_get(struct store *s, struct store_txn *t, const char *id,
     if (rc != 0)
         return rc;
     rc = key_decode(res, 0, out, e);
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * The key and its user from one joined row.  The user's columns are all
+ * null when the key's user row is missing; its id tells.  A user row
+ * that is there must belong to the key, as any other row is checked.
+ */
+static int
+key_auth_decode(const PGresult *res, struct store_key *k,
+                struct store_user *u, bool *user_found, struct err *e)
+{
+    struct row w;
+
+    row_init(&w, res, 0, "api_keys", e);
+    key_columns(&w, k);
+    memset(u, 0, sizeof(*u));
+    if (w.rc != 0 || PQgetisnull(res, 0, KEY_NCOLS))
+        return w.rc;
+
+    w.table = "users";
+    user_columns(&w, u);
+    if (w.rc == 0 && strcmp(u->id, k->user_id) != 0)
+        return err_set(e, ERR_CORRUPT, "corrupt row in coder_cfg.users: "
+                       "user \"%s\" is not the key's", u->id);
+    *user_found = w.rc == 0;
+    return w.rc;
+}
+
+static int
+pg_key_get_auth(struct store *s, struct store_txn *t, const char *id,
+                struct store_key *key, struct store_user *user,
+                bool *user_found, struct err *e)
+{
+    struct pg_params p;
+    PGresult *res;
+    int rc;
+
+    *user_found = false;
+    pg_params_init(&p);
+    pg_param_text(&p, id);
+    rc = run_get(s, t, PG_KEY_GET_AUTH, &p, id, &res, e);
+    if (rc != 0)
+        return rc;
+    rc = key_auth_decode(res, key, user, user_found, e);
     PQclear(res);
     return rc;
 }
@@ -884,6 +959,21 @@ pg_stat_scan_since(struct store *s, struct store_txn *t, int64_t since,
         if (rc == 0)
             rc = fn(&st, ctx);
     }
+    PQclear(res);
+    return rc;
+}
+
+static int
+pg_stat_prune(struct store *s, struct store_txn *t, int64_t older_than,
+              struct err *e)
+{
+    struct pg_params p;
+    PGresult *res;
+    int rc;
+
+    pg_params_init(&p);
+    pg_param_i64(&p, older_than);
+    rc = pg_run(s, t, PG_STAT_PRUNE, &p, &res, e);
     PQclear(res);
     return rc;
 }
@@ -1287,4 +1377,6 @@ const struct store_ops store_postgres_ops = {
     .unlock = pg_unlock,
     .subscribe = pg_subscribe,
     .ping = pg_ping,
+    .key_get_auth = pg_key_get_auth,
+    .stat_prune = pg_stat_prune,
 };

@@ -5,6 +5,7 @@
  * wrappers here find the ops without knowing which backend they hold.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "backends/store.h"
 #include "core/banned.h"
@@ -109,4 +110,64 @@ store_ping(struct store *s, struct err *e)
     if (ops->ping == NULL)
         return 0;
     return ops->ping(s, e);
+}
+
+/* The fallback of store_key_get_auth: two reads in the caller's txn. */
+static int
+key_then_user(struct store *s, struct store_txn *t, const char *id,
+              struct store_key *key, struct store_user *user,
+              bool *user_found, struct err *e)
+{
+    const struct store_ops *ops = store_ops_of(s);
+    int rc;
+
+    rc = ops->key_get(s, t, id, key, e);
+    if (rc < 0)
+        return rc;
+    rc = ops->user_get(s, t, key->user_id, user, e);
+    if (rc == ERR_NOT_FOUND) {
+        err_clear(e);
+        memset(user, 0, sizeof(*user));
+        return 0;
+    }
+    *user_found = rc == 0;
+    return rc;
+}
+
+int
+store_key_get_auth(struct store *s, struct store_txn *t, const char *id,
+                   struct store_key *key, struct store_user *user,
+                   bool *user_found, struct err *e)
+{
+    const struct store_ops *ops = store_ops_of(s);
+    struct store_txn *own = NULL;
+    int rc;
+
+    *user_found = false;
+    if (ops->key_get_auth != NULL)
+        return ops->key_get_auth(s, t, id, key, user, user_found, e);
+
+    /* Without the op, a transaction of our own keeps the pair whole. */
+    if (t == NULL) {
+        rc = ops->begin(s, false, &own, e);
+        if (rc < 0)
+            return rc;
+        t = own;
+    }
+    rc = key_then_user(s, t, id, key, user, user_found, e);
+    if (own != NULL)
+        ops->abort(own);
+    return rc;
+}
+
+int
+store_stat_prune(struct store *s, struct store_txn *t, int64_t older_than,
+                 struct err *e)
+{
+    const struct store_ops *ops = store_ops_of(s);
+
+    if (ops->stat_prune == NULL)
+        return err_set(e, ERR_UNSUPPORTED, "the %s store cannot prune "
+                       "agent stats", ops->name);
+    return ops->stat_prune(s, t, older_than, e);
 }

@@ -310,6 +310,21 @@ struct store_ops {
                      struct err *e);
     /* Cheap liveness probe: 0 when the backend can serve requests. */
     int (*ping)(struct store *s, struct err *e);
+
+    /*
+     * Optional ops, each answered by a wrapper below when NULL.
+     *
+     * key_get_auth reads key id and the user it belongs to as of one
+     * moment, in one round trip where the backend has round trips; it is
+     * what token verification asks on every request the cache misses.
+     * stat_prune deletes the agent stats created before older_than.
+     */
+    int (*key_get_auth)(struct store *s, struct store_txn *t,
+                        const char *id, struct store_key *key,
+                        struct store_user *user, bool *user_found,
+                        struct err *e);
+    int (*stat_prune)(struct store *s, struct store_txn *t,
+                      int64_t older_than, struct err *e);
 };
 
 extern const struct store_ops store_lmdb_ops;
@@ -353,5 +368,26 @@ int store_unlock(struct store *s, const char *name, struct err *e);
 int store_subscribe(struct store *s, store_event_fn fn, void *ctx,
                     struct err *e);
 int store_ping(struct store *s, struct err *e);
+
+/*
+ * Reads key id into *key and its user into *user.  ERR_NOT_FOUND when
+ * there is no such key; a key whose user row is missing is found, with
+ * *user_found false and *user zeroed.  A deleted user is found (its
+ * deleted flag says so).  In t, or with t NULL in one implicit read: when
+ * the backend leaves the op NULL, the wrapper reads key_get then user_get,
+ * inside a read transaction of its own when t is NULL, so the pair is
+ * consistent either way.
+ */
+int store_key_get_auth(struct store *s, struct store_txn *t, const char *id,
+                       struct store_key *key, struct store_user *user,
+                       bool *user_found, struct err *e);
+
+/*
+ * Deletes every agent stat whose created_at is before older_than (one at
+ * exactly older_than is kept), as Coder's retention does.  Needs a write
+ * transaction, or t NULL.  ERR_UNSUPPORTED when the backend cannot prune.
+ */
+int store_stat_prune(struct store *s, struct store_txn *t,
+                     int64_t older_than, struct err *e);
 
 #endif

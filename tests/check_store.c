@@ -562,6 +562,90 @@ START_TEST(store_key_delete_is_immediate_and_list_is_per_user)
 }
 END_TEST
 
+/* Checks store_key_get_auth on c's store: found, orphaned, missing. */
+static void
+check_key_get_auth(struct tctx *c, struct store_txn *t)
+{
+    struct store_user u = new_user("lena"), got_u;
+    struct store_key k = new_key("authkey001", u.id, T0 + SEC), got_k;
+    struct store_key orphan = new_key("orphan0001", "", T0 + SEC);
+    bool found = false;
+
+    util_uuid_new(orphan.user_id);
+    OK(c, c->ops->user_insert(c->s, t, &u, &c->e));
+    OK(c, c->ops->key_insert(c->s, t, &k, &c->e));
+    OK(c, c->ops->key_insert(c->s, t, &orphan, &c->e));
+
+    OK(c, store_key_get_auth(c->s, t, "authkey001", &got_k, &got_u,
+                             &found, &c->e));
+    ck_assert(found);
+    ck_assert_str_eq(got_k.id, "authkey001");
+    ck_assert_mem_eq(got_k.hashed_secret, k.hashed_secret, 32);
+    ck_assert_int_eq(got_k.expires_at, T0 + SEC);
+    ck_assert_str_eq(got_u.id, u.id);
+    ck_assert_str_eq(got_u.username, "lena");
+    ck_assert_int_eq(got_u.roles, STORE_ROLE_AUDITOR);
+    ck_assert_int_eq(got_u.last_seen_at, T0 + 2);
+
+    /* A key whose user row is gone is found; the user is not. */
+    found = true;
+    OK(c, store_key_get_auth(c->s, t, "orphan0001", &got_k, &got_u,
+                             &found, &c->e));
+    ck_assert(!found);
+    ck_assert_str_eq(got_k.user_id, orphan.user_id);
+    ck_assert_str_eq(got_u.id, "");
+
+    FAILS(c, ERR_NOT_FOUND, store_key_get_auth(c->s, t, "0000000000",
+                                               &got_k, &got_u, &found,
+                                               &c->e));
+    FAILS(c, ERR_NOT_FOUND, store_key_get_auth(c->s, t, "short", &got_k,
+                                               &got_u, &found, &c->e));
+
+    /* A deleted user is still the key's user: the engine judges it. */
+    u.deleted = true;
+    OK(c, c->ops->user_update(c->s, t, &u, &c->e));
+    OK(c, store_key_get_auth(c->s, t, "authkey001", &got_k, &got_u,
+                             &found, &c->e));
+    ck_assert(found);
+    ck_assert(got_u.deleted);
+}
+
+START_TEST(store_key_get_auth_reads_the_key_with_its_user)
+{
+    struct tctx c;
+    struct store_txn *t;
+
+    ctx_open(&c, _i);
+    ck_assert_ptr_nonnull(c.ops->key_get_auth);
+    check_key_get_auth(&c, NULL);
+    ctx_close(&c);
+
+    /* The same inside an explicit write transaction. */
+    ctx_open(&c, _i);
+    OK(&c, c.ops->begin(c.s, true, &t, &c.e));
+    check_key_get_auth(&c, t);
+    OK(&c, c.ops->commit(t, &c.e));
+    ctx_close(&c);
+}
+END_TEST
+
+/* The wrapper answers the same for a backend without the op. */
+START_TEST(store_key_get_auth_without_the_op_reads_twice)
+{
+    struct tctx c;
+    struct store_ops plain;
+
+    ctx_open(&c, _i);
+    store_close(c.s);
+    plain = *c.ops;
+    plain.key_get_auth = NULL;
+    c.ops = &plain;
+    OK(&c, store_open(&plain, &c.opt, &c.s, &c.e));
+    check_key_get_auth(&c, NULL);
+    ctx_close(&c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Workspaces and agent stats
  */
@@ -669,6 +753,50 @@ START_TEST(store_stat_scan_since_walks_in_time_order)
     OK(&c, c.ops->stat_scan_since(c.s, NULL, 0, collect_stat, &ss, &c.e));
     ck_assert_int_eq(ss.n, 6);
     ck_assert_int_eq(ss.at[0], T0 - 5 * SEC);
+    ctx_close(&c);
+}
+END_TEST
+
+START_TEST(store_stat_prune_deletes_only_older_stats)
+{
+    struct tctx c;
+    static const int64_t order[] = { 30, 10, 50, 20, 40, -5 };
+    struct store_agent_stat st;
+    struct stat_seen ss;
+    struct store_txn *t;
+    size_t i;
+
+    ctx_open(&c, _i);
+    ck_assert_ptr_nonnull(c.ops->stat_prune);
+    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        st = new_stat(T0 + order[i] * SEC, 12.5);
+        OK(&c, c.ops->stat_append(c.s, NULL, &st, &c.e));
+    }
+
+    /* A stat at exactly the bound stays. */
+    OK(&c, store_stat_prune(c.s, NULL, T0 + 20 * SEC, &c.e));
+    memset(&ss, 0, sizeof(ss));
+    OK(&c, c.ops->stat_scan_since(c.s, NULL, INT64_MIN, collect_stat, &ss,
+                                  &c.e));
+    ck_assert_int_eq(ss.n, 4);
+    ck_assert_int_eq(ss.at[0], T0 + 20 * SEC);
+    ck_assert_int_eq(ss.at[3], T0 + 50 * SEC);
+
+    /* Nothing older: nothing changes.  An aborted prune keeps all. */
+    OK(&c, store_stat_prune(c.s, NULL, T0, &c.e));
+    OK(&c, c.ops->begin(c.s, true, &t, &c.e));
+    OK(&c, store_stat_prune(c.s, t, INT64_MAX, &c.e));
+    c.ops->abort(t);
+    memset(&ss, 0, sizeof(ss));
+    OK(&c, c.ops->stat_scan_since(c.s, NULL, INT64_MIN, collect_stat, &ss,
+                                  &c.e));
+    ck_assert_int_eq(ss.n, 4);
+
+    OK(&c, store_stat_prune(c.s, NULL, INT64_MAX, &c.e));
+    memset(&ss, 0, sizeof(ss));
+    OK(&c, c.ops->stat_scan_since(c.s, NULL, INT64_MIN, collect_stat, &ss,
+                                  &c.e));
+    ck_assert_int_eq(ss.n, 0);
     ctx_close(&c);
 }
 END_TEST
@@ -992,8 +1120,14 @@ add_contract(TCase *tc, int f)
     tcase_add_loop_test(tc, store_key_touch_missing_is_not_found, f, f + 1);
     tcase_add_loop_test(tc, store_key_delete_is_immediate_and_list_is_per_user,
                         f, f + 1);
+    tcase_add_loop_test(tc, store_key_get_auth_reads_the_key_with_its_user,
+                        f, f + 1);
+    tcase_add_loop_test(tc, store_key_get_auth_without_the_op_reads_twice,
+                        f, f + 1);
     tcase_add_loop_test(tc, store_workspace_put_is_an_upsert, f, f + 1);
     tcase_add_loop_test(tc, store_stat_scan_since_walks_in_time_order,
+                        f, f + 1);
+    tcase_add_loop_test(tc, store_stat_prune_deletes_only_older_stats,
                         f, f + 1);
     tcase_add_loop_test(tc, store_scan_stops_with_the_callback_value,
                         f, f + 1);
