@@ -91,19 +91,58 @@ pg_param_bool(struct pg_params *p, bool v)
     pg_param_text(p, v ? "t" : "f");
 }
 
-/* Copies libpq's error text without its trailing newlines. */
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+           c == '\v' || c == '\f';
+}
+
+/* The length of out[0..n) without a UTF-8 sequence cut at its end. */
+static size_t
+utf8_whole(const char *out, size_t n)
+{
+    size_t i = n;
+
+    while (i > 0 && ((unsigned char)out[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i > 0 && (unsigned char)out[i - 1] >= 0xc0) {
+        unsigned char lead = (unsigned char)out[i - 1];
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+
+        if (n - (i - 1) < want)
+            return i - 1;
+    }
+    return n;
+}
+
+/*
+ * Copies libpq's error text on one line: libpq breaks its messages with
+ * newlines and indents hints with tabs, but our messages are one line.
+ * Every run of white space becomes one space, none at either end; text
+ * past size is cut at a character boundary.
+ */
 static void
 copy_reason(char *out, size_t size, const char *msg)
 {
-    size_t n;
+    size_t n = 0;
+    bool gap = false;
 
-    snprintf(out, size, "%s", msg != NULL ? msg : "");
-    n = strlen(out);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
-        out[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (out[i] == '\n')
-            out[i] = ' ';
+    for (const char *p = msg != NULL ? msg : ""; *p != '\0'; p++) {
+        if (is_space(*p)) {
+            gap = n > 0;
+            continue;
+        }
+        if (n + (gap ? 2 : 1) >= size) {
+            n = utf8_whole(out, n);
+            break;
+        }
+        if (gap)
+            out[n++] = ' ';
+        out[n++] = *p;
+        gap = false;
+    }
+    out[n] = '\0';
 }
 
 static bool

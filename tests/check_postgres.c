@@ -176,6 +176,73 @@ START_TEST(unreachable_server_gives_up_after_connect_timeout)
 }
 END_TEST
 
+/* A message on one line: no newline or tab, no doubled or edge space. */
+static void
+assert_one_line(const char *msg)
+{
+    size_t n = strlen(msg);
+
+    ck_assert_msg(strpbrk(msg, "\n\t\r") == NULL, "message: %s", msg);
+    ck_assert_msg(strstr(msg, "  ") == NULL, "message: %s", msg);
+    ck_assert_msg(n > 0 && msg[0] != ' ' && msg[n - 1] != ' ',
+                  "message: \"%s\"", msg);
+}
+
+/*
+ * libpq's own texts run over lines (a tab-indented hint under a refused
+ * connection); what reaches struct err is flattened.
+ */
+START_TEST(libpq_messages_arrive_on_one_line)
+{
+    struct store_options opt;
+    struct store *s;
+    struct err e;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.url = "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1";
+    opt.connect_timeout_ns = 1 * UTIL_NS_PER_SEC;
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_UNAVAILABLE);
+    ck_assert_msg(strstr(e.msg, "cannot connect to postgres: ") != NULL &&
+                  strstr(e.msg, "Connection refused Is the server "
+                         "running") != NULL, "message: %s", e.msg);
+    assert_one_line(e.msg);
+
+    opt.url = "postgresql://127.0.0.1:5432/db?nosuchoption=1";
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_INVALID);
+    assert_one_line(e.msg);
+    opt.url = "host='unterminated";
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_INVALID);
+    assert_one_line(e.msg);
+}
+END_TEST
+
+/*
+ * A connection lost under a transaction: libpq's text for it runs over
+ * three lines, with tabs.
+ */
+START_TEST(lost_connection_error_arrives_on_one_line)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    struct store_txn *t;
+    struct store_user u;
+    struct err e;
+
+    ck_assert_int_eq(OPS->begin(s, false, &t, &e), 0);
+    free(tu_pg_query(url, "SELECT pg_terminate_backend(pid)"
+                     " FROM pg_stat_activity"
+                     " WHERE datname = current_database()"
+                     " AND pid <> pg_backend_pid()"));
+    ck_assert_int_eq(OPS->user_get(s, t, "x", &u, &e), ERR_UNAVAILABLE);
+    ck_assert_msg(strstr(e.msg, "postgres unavailable: ") != NULL,
+                  "message: %s", e.msg);
+    assert_one_line(e.msg);
+    OPS->abort(t);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
 /* ---- events ---- */
 
 struct events {
@@ -660,6 +727,8 @@ main(void)
     tcase_add_test(tc, newer_schema_version_is_refused);
     tcase_add_test(tc, malformed_url_is_invalid);
     tcase_add_test(tc, unreachable_server_gives_up_after_connect_timeout);
+    tcase_add_test(tc, libpq_messages_arrive_on_one_line);
+    tcase_add_test(tc, lost_connection_error_arrives_on_one_line);
     tcase_add_test(tc, key_deleted_on_one_replica_is_an_event_on_another);
     tcase_add_test(tc, rolled_back_delete_sends_no_event);
     tcase_add_test(tc, snapshot_from_one_replica_is_an_event_on_another);
