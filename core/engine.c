@@ -629,47 +629,20 @@ token_shape_ok(const char *token, struct engine_auth *out)
 }
 
 /*
- * Reads the key and then its user, in t (which may be NULL).  Sets
- * *user_missing when the key exists but its user does not.
- */
-static int
-auth_read(struct engine *en, struct store_txn *t, const char *id,
-          struct engine_auth *out, bool *user_missing, struct err *e)
-{
-    int rc;
-
-    *user_missing = false;
-    rc = en->ops->key_get(en->st, t, id, &out->key, e);
-    if (rc < 0)
-        return rc;
-    rc = en->ops->user_get(en->st, t, out->key.user_id, &out->user, e);
-    if (rc == ERR_NOT_FOUND) {
-        *user_missing = true;
-        rc = 0;
-    }
-    return rc;
-}
-
-/*
- * Without a cache, one short read transaction gives a consistent pair.
- * With one (a networked store), the explicit transaction would cost two
- * more round trips for nothing: a user changed between the two reads is
- * seen in its newer state, which is what a later request would see.
+ * Reads the key and its user as one consistent pair: one statement on
+ * PostgreSQL, one read transaction on LMDB.  Sets *user_missing when the
+ * key exists but its user does not.
  */
 static int
 auth_lookup(struct engine *en, const char *id, struct engine_auth *out,
             bool *user_missing, struct err *e)
 {
-    struct store_txn *t;
+    bool found = false;
     int rc;
 
-    if (en->cache != NULL)
-        return auth_read(en, NULL, id, out, user_missing, e);
-    rc = en->ops->begin(en->st, false, &t, e);
-    if (rc < 0)
-        return rc;
-    rc = auth_read(en, t, id, out, user_missing, e);
-    en->ops->abort(t);
+    rc = store_key_get_auth(en->st, NULL, id, &out->key, &out->user,
+                            &found, e);
+    *user_missing = !found;
     return rc;
 }
 
@@ -1051,6 +1024,19 @@ out:
     free(acc.lat);
     free(acc.rows);
     return rc;
+}
+
+static int
+stats_prune_fn(struct engine *en, struct store_txn *t, void *arg,
+               struct err *e)
+{
+    return store_stat_prune(en->st, t, *(const int64_t *)arg, e);
+}
+
+int
+engine_stats_prune(struct engine *en, int64_t older_than, struct err *e)
+{
+    return in_write(en, stats_prune_fn, &older_than, e);
 }
 
 /* ------------------------------------------------------------------------

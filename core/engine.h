@@ -143,15 +143,18 @@ struct engine_auth_options {
  * hour into its lifetime (unless disabled), and a dormant user becomes
  * active.
  *
- * Caching: on a store with cluster events (PostgreSQL) a key and its user
- * are kept for at most one second (KEYCACHE_TTL_NS) after they were read,
- * so a key seen within the last second costs no store read and a new one
- * costs two reads (key, then user) outside any transaction.  A deleted
- * key is never honoured once the deletion's event has arrived, nor after
- * this engine deleted it; a lost event connection drops the whole cache.
- * A user suspended through another replica may still pass for up to one
- * second.  On a store without events (LMDB) nothing is cached and every
- * call reads the key and user in one read transaction.
+ * Reading: the key and its user are read together as one consistent
+ * pair (store_key_get_auth): one statement on PostgreSQL, one read
+ * transaction on LMDB.
+ *
+ * Caching: on a store with cluster events (PostgreSQL, unless opened with
+ * no_events) a key and its user are kept for at most one second
+ * (KEYCACHE_TTL_NS) after they were read, so a key seen within the last
+ * second costs no store read and any other costs one.  A deleted key is
+ * never honoured once the deletion's event has arrived, nor after this
+ * engine deleted it; a lost event connection drops the whole cache.  A
+ * user suspended through another replica may still pass for up to one
+ * second.  On a store without events (LMDB) nothing is cached.
  */
 int engine_token_verify(struct engine *en, const char *token,
                         const struct engine_auth_options *opt,
@@ -183,6 +186,15 @@ struct engine_stats {
 int engine_stats_compute(struct engine *en, int64_t now,
                          int64_t interval_ns, struct engine_stats *out,
                          struct err *e);
+
+/*
+ * Deletes the agent stats created before older_than (Coder's retention;
+ * the caller picks the window, which must cover the 15 minutes the
+ * statistics read).  One write transaction.  ERR_UNSUPPORTED on a store
+ * that cannot prune.
+ */
+int engine_stats_prune(struct engine *en, int64_t older_than,
+                       struct err *e);
 
 /* --- CSP reports, snapshots, replicas ------------------------------------ */
 

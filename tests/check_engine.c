@@ -822,6 +822,31 @@ START_TEST(engine_stats_fixture_matches_coder)
 }
 END_TEST
 
+START_TEST(engine_stats_prune_keeps_the_window)
+{
+    int64_t now = INT64_C(1700000000) * SEC;
+    struct engine_stats st;
+    struct ectx c;
+
+    /* Seen from ten minutes ago, the window holds both rows. */
+    ectx_open(&c);
+    put_stat(&c, now - 20 * 60 * SEC, "old", 7.0, 1);
+    put_stat(&c, now - 5 * 60 * SEC, "new", 3.0, 1);
+    OK(&c, engine_stats_compute(c.en, now - 10 * 60 * SEC, SEC, &st,
+                                &c.e));
+    ck_assert_int_eq(st.rx_bytes, 20);
+
+    OK(&c, engine_stats_prune(c.en, now - 15 * 60 * SEC, &c.e));
+    OK(&c, engine_stats_compute(c.en, now - 10 * 60 * SEC, SEC, &st,
+                                &c.e));
+    ck_assert_int_eq(st.rx_bytes, 10);
+    ck_assert_double_eq(st.latency_p50_ms, 3.0);
+    OK(&c, engine_stats_compute(c.en, now, SEC, &st, &c.e));
+    ck_assert_int_eq(st.rx_bytes, 10);
+    ectx_close(&c);
+}
+END_TEST
+
 START_TEST(engine_stats_without_samples_are_minus_one)
 {
     struct ectx c;
@@ -1239,6 +1264,7 @@ main(void)
     tcase_add_test(tokens, engine_without_events_reads_the_store_every_time);
     tcase_add_test(stats, engine_stats_fixture_matches_coder);
     tcase_add_test(stats, engine_stats_without_samples_are_minus_one);
+    tcase_add_test(stats, engine_stats_prune_keeps_the_window);
     tcase_add_test(stats, engine_stats_classify_pending_building_stopped);
     tcase_add_test(disk, engine_corrupt_record_is_err_corrupt);
     tcase_add_test(disk, engine_record_from_a_newer_version_is_err_version);
