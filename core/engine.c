@@ -81,13 +81,17 @@ on_store_event(enum store_event ev, const char *subject, void *ctx)
     }
 }
 
-/* The key cache, only where deletions arrive as events. */
+/*
+ * The key cache, only where deletions arrive as events, and only for a
+ * caller that wants events: a short-lived command would pay a listening
+ * connection for a cache it never uses.
+ */
 static int
-cache_start(struct engine *en, struct err *e)
+cache_start(struct engine *en, bool no_events, struct err *e)
 {
     int rc;
 
-    if (en->ops->subscribe == NULL)
+    if (en->ops->subscribe == NULL || no_events)
         return 0;
     rc = keycache_new(&en->cache, KEYCACHE_SLOTS, KEYCACHE_TTL_NS);
     if (rc < 0)
@@ -122,7 +126,7 @@ engine_open(struct engine **out, const struct engine_options *opt,
         rc = en->ops->deployment_id(en->st, en->deployment_id, e);
     }
     if (rc == 0)
-        rc = cache_start(en, e);
+        rc = cache_start(en, opt->no_events, e);
     if (rc < 0) {
         engine_close(en);
         return rc;

@@ -28,6 +28,12 @@ struct engine_options {
     const char *pg_url;         /* PostgreSQL URL, or NULL / "" */
     size_t pool_size;           /* PostgreSQL connections (0: default) */
     int64_t connect_timeout_ns; /* PostgreSQL start-up retries (0: 30s) */
+    /*
+     * Skip cluster events: no listening connection and no key cache, so
+     * every token verification reads the store.  For short-lived
+     * commands (admin commands, dump); a server leaves it false.
+     */
+    bool no_events;
 };
 
 /*

@@ -733,6 +733,58 @@ START_TEST(cluster_cache_drops_users_changed_here)
 }
 END_TEST
 
+/* Sessions of url's database that LISTEN for cluster events. */
+static int
+listeners(const char *url)
+{
+    char *n = tu_pg_query(url, "SELECT count(*) FROM pg_stat_activity"
+                          " WHERE datname = current_database()"
+                          " AND query ILIKE 'LISTEN %'");
+    long v = strtol(n, NULL, 10);
+
+    free(n);
+    return (int)v;
+}
+
+/*
+ * A short-lived command opens its engine with no_events: no listening
+ * session, and so no cache either, which a key deleted behind the
+ * trigger's back shows by being refused at once.
+ */
+START_TEST(cluster_engine_without_events_listens_and_caches_nothing)
+{
+    char tok[ENGINE_TOKEN_LEN + 1];
+    char *url = tu_pg_new_database();
+    struct engine_options o;
+    struct engine *en = NULL;
+    struct engine *server;
+    struct store_key k;
+    char sql[256];
+    struct err e;
+
+    memset(&o, 0, sizeof(o));
+    o.pg_url = url;
+    o.no_events = true;
+    err_clear(&e);
+    ck_assert_msg(engine_open(&en, &o, &e) == 0, "engine_open: %s", e.msg);
+    ck_assert_int_eq(listeners(url), 0);
+    server = engine_at(url);
+    ck_assert_int_eq(listeners(url), 1);
+    engine_close(server);
+
+    make_token(en, "nell", tok, &k);
+    ck_assert_int_eq(verdict(en, tok), ENGINE_AUTH_OK);
+    ck_assert_int_eq(verdict(en, tok), ENGINE_AUTH_OK);
+    snprintf(sql, sizeof(sql), "ALTER TABLE coder_cfg.api_keys DISABLE "
+             "TRIGGER USER; DELETE FROM coder_cfg.api_keys WHERE id = '%s';"
+             " ALTER TABLE coder_cfg.api_keys ENABLE TRIGGER USER", k.id);
+    free(tu_pg_query(url, sql));
+    ck_assert_int_eq(verdict(en, tok), ENGINE_AUTH_UNKNOWN_ID);
+    engine_close(en);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -753,6 +805,8 @@ main(void)
     tcase_set_timeout(cache, 60);
     tcase_add_test(cache, cluster_cache_honours_events_and_its_ttl);
     tcase_add_test(cache, cluster_cache_drops_users_changed_here);
+    tcase_add_test(cache,
+                   cluster_engine_without_events_listens_and_caches_nothing);
     suite_add_tcase(s, servers);
     suite_add_tcase(s, outage);
     suite_add_tcase(s, cache);
