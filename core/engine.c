@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,25 +213,119 @@ is_alnum(char c)
            (c >= 'A' && c <= 'Z');
 }
 
+/*
+ * Makes outside text fit to quote in a one-line message: control
+ * characters, quotes and backslashes are escaped, and text past SHOW_MAX
+ * bytes is cut at a character boundary and marked with "...".
+ */
+#define SHOW_MAX 64
+#define SHOW_CAP (SHOW_MAX * 4 + 4)
+
+static const char *
+show(const char *in, char out[SHOW_CAP])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0, i;
+
+    for (i = 0; in[i] != '\0' && i < SHOW_MAX; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            out[n++] = '\\';
+        out[n++] = (char)c;
+    }
+
+    /* Bytes of a cut character were copied as they were: drop them. */
+    while (in[i] != '\0' && i > 0 &&
+           ((unsigned char)in[i] & 0xc0) == 0x80) {
+        i--;
+        n--;
+    }
+    if (in[i] != '\0')
+        for (int d = 0; d < 3; d++)
+            out[n++] = '.';
+    out[n] = '\0';
+    return out;
+}
+
 static int
 username_check(const char *name, struct err *e)
 {
     size_t n = strlen(name), i;
+    char shown[SHOW_CAP];
 
+    show(name, shown);
     if (n == 0 || n > USERNAME_LEN_MAX)
         return err_set(e, ERR_INVALID, "invalid username \"%s\": must be "
-                       "1 to %d characters", name, USERNAME_LEN_MAX);
+                       "1 to %d characters", shown, USERNAME_LEN_MAX);
     if (strcmp(name, "new") == 0 || strcmp(name, "create") == 0)
         return err_set(e, ERR_INVALID, "invalid username \"%s\": the "
-                       "name is reserved", name);
+                       "name is reserved", shown);
     for (i = 0; i < n; i++) {
         bool dash_ok = i > 0 && i + 1 < n && name[i - 1] != '-';
 
         if (!is_alnum(name[i]) && !(name[i] == '-' && dash_ok))
             return err_set(e, ERR_INVALID, "invalid username \"%s\": use "
                            "letters, digits and single inner hyphens",
-                           name);
+                           shown);
     }
+    return 0;
+}
+
+/* Why an address is not plain local@domain, or NULL when it is. */
+static const char *
+email_fault(const char *email, char why[48])
+{
+    const char *at = strchr(email, '@');
+
+    for (const char *p = email; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "contains a space or control character";
+        if (strchr("()<>[],;:\\\"", *p) != NULL) {
+            snprintf(why, 48, "the character '%c' is not allowed", *p);
+            return why;
+        }
+    }
+    if (at == NULL)
+        return "missing \"@\"";
+    if (strchr(at + 1, '@') != NULL)
+        return "more than one \"@\"";
+    if (at == email)
+        return "nothing before \"@\"";
+    if (at[1] == '\0')
+        return "nothing after \"@\"";
+    return NULL;
+}
+
+/*
+ * Coder takes what Go's net/mail parses; stored here is the plain form
+ * only, so a display name or angle brackets are refused rather than kept
+ * as part of the address.  NULL and "" mean no email.
+ */
+static int
+email_check(const char *email, struct err *e)
+{
+    char shown[SHOW_CAP];
+    char buf[48];
+    const char *why;
+
+    if (email == NULL || email[0] == '\0')
+        return 0;
+    show(email, shown);
+    if (strlen(email) > STORE_EMAIL_MAX)
+        return err_set(e, ERR_INVALID, "invalid email \"%s\": longer than "
+                       "%d bytes", shown, STORE_EMAIL_MAX);
+    why = email_fault(email, buf);
+    if (why != NULL)
+        return err_set(e, ERR_INVALID, "invalid email \"%s\": %s", shown,
+                       why);
     return 0;
 }
 
@@ -258,6 +353,8 @@ engine_user_create(struct engine *en, const char *username,
 
     memset(&u, 0, sizeof(u));
     rc = username_check(username, e);
+    if (rc == 0)
+        rc = email_check(email, e);
     if (rc == 0)
         rc = copy_text(u.email, sizeof(u.email), email, "email", e);
     if (rc < 0)

@@ -58,8 +58,11 @@ const char *engine_deployment_id(const struct engine *en);
  * Creates an active user.  username: 1-32 of [a-zA-Z0-9-], not starting or
  * ending with '-' and without "--", and not "new" or "create" (Coder's
  * rule); ERR_INVALID otherwise, ERR_EXISTS when taken (ignoring case).
- * email may be NULL or "" (at most STORE_EMAIL_MAX bytes).  roles is a
- * set of enum store_role bits.  out may be NULL.
+ * email may be NULL or "" for none; otherwise it is a plain address:
+ * one '@' between a non-empty local part and a non-empty domain, no
+ * white space, control characters or any of ()<>[],;:\" (so no display
+ * name), at most STORE_EMAIL_MAX bytes; ERR_INVALID with the text quoted
+ * otherwise.  roles is a set of enum store_role bits.  out may be NULL.
  */
 int engine_user_create(struct engine *en, const char *username,
                        const char *email, unsigned roles,

@@ -348,6 +348,63 @@ START_TEST(engine_usernames_follow_coders_rules)
 }
 END_TEST
 
+START_TEST(engine_email_must_be_a_plain_address)
+{
+    static const struct {
+        const char *email;
+        const char *msg;
+    } bad[] = {
+        { "notanemail", "invalid email \"notanemail\": missing \"@\"" },
+        { "a@b@c", "invalid email \"a@b@c\": more than one \"@\"" },
+        { "@example.com", "invalid email \"@example.com\": nothing "
+          "before \"@\"" },
+        { "ann@", "invalid email \"ann@\": nothing after \"@\"" },
+        { "ann lee@example.com", "invalid email \"ann lee@example.com\": "
+          "contains a space or control character" },
+        { "ann\n@example.com", "invalid email \"ann\\x0a@example.com\": "
+          "contains a space or control character" },
+        { "Ann <ann@example.com>", "invalid email \"Ann <ann@example.com>"
+          "\": contains a space or control character" },
+        { "<ann@example.com>", "invalid email \"<ann@example.com>\": the "
+          "character '<' is not allowed" },
+    };
+    static const char *const good[] = {
+        "a@b", "ann.lee+ci@example.com", "x@localhost", "", NULL
+    };
+    char name[16], longest[STORE_EMAIL_MAX + 2];
+    struct ectx c;
+    struct store_user u;
+    size_t i;
+
+    ectx_open(&c);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        FAILS(&c, ERR_INVALID, engine_user_create(c.en, "ann", bad[i].email,
+                                                  0, NULL, &c.e));
+        ck_assert_str_eq(c.e.msg, bad[i].msg);
+    }
+
+    /* The longest address fits; one byte more is refused, cut short. */
+    memset(longest, 'a', sizeof(longest));
+    memcpy(longest + STORE_EMAIL_MAX - 4, "@b.c", 5);
+    OK(&c, engine_user_create(c.en, "long", longest, 0, &u, &c.e));
+    ck_assert_str_eq(u.email, longest);
+    memset(longest, 'a', sizeof(longest));
+    memcpy(longest + STORE_EMAIL_MAX - 3, "@b.c", 5);
+    FAILS(&c, ERR_INVALID, engine_user_create(c.en, "longer", longest, 0,
+                                              NULL, &c.e));
+    ck_assert_msg(strstr(c.e.msg, "...\": longer than 320 bytes") != NULL,
+                  "%s", c.e.msg);
+    ck_assert_uint_lt(strlen(c.e.msg), 120);
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(name, sizeof(name), "good%zu", i);
+        OK(&c, engine_user_create(c.en, name, good[i], 0, &u, &c.e));
+        ck_assert_str_eq(u.email, good[i] != NULL ? good[i] : "");
+    }
+    ectx_close(&c);
+}
+END_TEST
+
 START_TEST(engine_deleted_user_is_gone_with_its_tokens)
 {
     struct ectx c;
@@ -1246,6 +1303,7 @@ main(void)
     tcase_add_test(proc, engine_killed_writer_loses_no_acknowledged_write);
     tcase_add_test(proc, engine_reader_sees_commits_while_writer_runs);
     tcase_add_test(users, engine_usernames_follow_coders_rules);
+    tcase_add_test(users, engine_email_must_be_a_plain_address);
     tcase_add_test(users, engine_deleted_user_is_gone_with_its_tokens);
     tcase_add_test(users, engine_roles_parse_and_name);
     tcase_add_test(tokens, engine_token_shape_is_checked_in_order);
