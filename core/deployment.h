@@ -61,4 +61,33 @@ json_t *deployment_config_json(const struct opt_set *set);
 int deployment_apply_server_rules(struct opt_set *set, char *const *envp,
                                   struct opt_diag *diag);
 
+/*
+ * Reads external auth providers from CODER_EXTERNAL_AUTH_<n>_<FIELD>
+ * variables of envp (names matched ignoring case) and appends them, in
+ * index order, to the "External Auth Providers" value of a resolved set,
+ * as Coder's server does at start-up (options-semantics.md 3.9 and 7).
+ * FIELD is one of ID, TYPE, CLIENT_ID, CLIENT_SECRET, AUTH_URL,
+ * TOKEN_URL, VALIDATE_URL, REVOKE_URL, APP_INSTALL_URL,
+ * APP_INSTALLATIONS_URL, NO_REFRESH, SCOPES, EXTRA_TOKEN_KEYS,
+ * DEVICE_FLOW, DEVICE_CODE_URL, MCP_URL, MCP_TOOL_ALLOW_REGEX,
+ * MCP_TOOL_DENY_REGEX, REGEX, DISPLAY_NAME, DISPLAY_ICON and
+ * CODE_CHALLENGE_METHODS_SUPPORTED.  NO_REFRESH and DEVICE_FLOW take Go's
+ * bool words; SCOPES, EXTRA_TOKEN_KEYS and CODE_CHALLENGE_METHODS_SUPPORTED
+ * are space-separated lists (empty words dropped); URLs and regexps must
+ * parse.  CLIENT_SECRET is kept in the value but, like every
+ * ExternalAuthConfig secret, never written to JSON.
+ *
+ * Unlike Coder, which sorts the variables as text (so that provider 10
+ * comes before provider 2) and ignores unknown fields, indices here are
+ * numbers that must run from 0 without gaps, and an unknown field, a
+ * bad index or a bad value is an error naming the variable.  When any
+ * providers were read and the option was not set by a flag or YAML, it
+ * is labelled env, "CODER_EXTERNAL_AUTH_*".
+ *
+ * Returns 0, ERR_INVALID with lines in diag->errors (nothing appended),
+ * or ERR_NOMEM.  Call it once, after opt_set_resolve.
+ */
+int deployment_read_external_auth(struct opt_set *set, char *const *envp,
+                                  struct opt_diag *diag);
+
 #endif

@@ -20,6 +20,8 @@
 
 #include "buf.h"
 #include "deployment.h"
+#include "jsonx.h"
+#include "util.h"
 #include "banned.h"
 
 /* --- dynamic defaults ---------------------------------------------------- */
@@ -838,4 +840,334 @@ deployment_apply_server_rules(struct opt_set *set, char *const *envp,
     if (rc == 0 && diag->nerrors > nerr)
         rc = ERR_INVALID;
     return rc;
+}
+
+/* --- external auth providers from the environment ------------------------ */
+
+#define AUTH_PREFIX "CODER_EXTERNAL_AUTH_"
+#define AUTH_MAX 1000
+
+enum auth_kind {
+    AUTH_STR,
+    AUTH_BOOL,
+    AUTH_LIST,
+    AUTH_URL,
+    AUTH_REGEX
+};
+
+/* One CODER_EXTERNAL_AUTH_<n>_<FIELD>; the JSON key is FIELD lower-cased. */
+static const struct auth_field {
+    const char *env;
+    enum auth_kind kind;
+} auth_fields[] = {
+    { "ID", AUTH_STR },
+    { "TYPE", AUTH_STR },
+    { "CLIENT_ID", AUTH_STR },
+    { "CLIENT_SECRET", AUTH_STR },
+    { "AUTH_URL", AUTH_URL },
+    { "TOKEN_URL", AUTH_URL },
+    { "VALIDATE_URL", AUTH_URL },
+    { "REVOKE_URL", AUTH_URL },
+    { "APP_INSTALL_URL", AUTH_URL },
+    { "APP_INSTALLATIONS_URL", AUTH_URL },
+    { "NO_REFRESH", AUTH_BOOL },
+    { "SCOPES", AUTH_LIST },
+    { "EXTRA_TOKEN_KEYS", AUTH_LIST },
+    { "DEVICE_FLOW", AUTH_BOOL },
+    { "DEVICE_CODE_URL", AUTH_URL },
+    { "MCP_URL", AUTH_URL },
+    { "MCP_TOOL_ALLOW_REGEX", AUTH_REGEX },
+    { "MCP_TOOL_DENY_REGEX", AUTH_REGEX },
+    { "REGEX", AUTH_REGEX },
+    { "DISPLAY_NAME", AUTH_STR },
+    { "DISPLAY_ICON", AUTH_STR },
+    { "CODE_CHALLENGE_METHODS_SUPPORTED", AUTH_LIST },
+};
+
+#define NAUTH_FIELDS (sizeof(auth_fields) / sizeof(auth_fields[0]))
+
+/* The providers read so far: objects by index, NULL where none yet. */
+struct auth_read {
+    json_t *by_index[AUTH_MAX];
+    size_t n;                       /* one past the highest index seen */
+    const char *first[AUTH_MAX];    /* a variable naming each index */
+    struct opt_diag *dg;
+};
+
+static bool
+ascii_ieq_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+        if (x >= 'a' && x <= 'z')
+            x -= 'a' - 'A';
+        if (y >= 'a' && y <= 'z')
+            y -= 'a' - 'A';
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+static const struct auth_field *
+auth_field_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NAUTH_FIELDS; i++) {
+        if (strlen(auth_fields[i].env) == len &&
+            ascii_ieq_n(name, auth_fields[i].env, len))
+            return &auth_fields[i];
+    }
+    return NULL;
+}
+
+/* Appends the bad text quoted and escaped, for one-line messages. */
+static int
+auth_bad(struct auth_read *ar, const char *what, const char *text,
+         const char *var, size_t vlen, const char *cause)
+{
+    struct buf q;
+    int rc;
+
+    buf_init(&q);
+    rc = opt_escape(&q, text, true);
+    if (rc == 0)
+        rc = opt_diag_add(ar->dg, false, "invalid %s \"%s\" for %.*s: %s",
+                          what, buf_str(&q), (int)vlen, var, cause);
+    buf_release(&q);
+    return rc;
+}
+
+/* A URL or regexp is checked with the option engine's own parser. */
+static int
+auth_check(struct auth_read *ar, enum auth_kind kind, const char *text,
+           const char *var, size_t vlen)
+{
+    struct opt_desc d = { .name = "external auth" };
+    struct opt_value v;
+    struct err e;
+    int rc;
+
+    d.type = kind == AUTH_URL ? OPT_URL : OPT_REGEXP;
+    rc = optval_init(&v, d.type);
+    if (rc != 0)
+        return rc;
+    err_clear(&e);
+    rc = optval_set(&v, &d, text, &e);
+    optval_release(&v);
+    if (rc == ERR_NOMEM || rc == 0)
+        return rc;
+    return auth_bad(ar, kind == AUTH_URL ? "url" : "regexp", text, var,
+                    vlen, e.msg);
+}
+
+/* Space-separated words as a JSON list, runs of spaces counting as one. */
+static json_t *
+auth_words(const char *text)
+{
+    json_t *a = json_array();
+
+    while (a != NULL && *text != '\0') {
+        size_t len = strcspn(text, " ");
+
+        if (len > 0 && json_array_append_new(a, jsonx_stringn(text, len)))
+            break;
+        text += len;
+        text += strspn(text, " ");
+    }
+    return a;
+}
+
+/* The JSON value of one field; *out stays NULL after a problem. */
+static int
+auth_value(struct auth_read *ar, const struct auth_field *f,
+           const char *text, const char *var, size_t vlen, json_t **out)
+{
+    static const char *const yes[] = { "1", "t", "T", "TRUE", "true",
+                                       "True", NULL };
+    static const char *const no[] = { "0", "f", "F", "FALSE", "false",
+                                      "False", NULL };
+    size_t before = ar->dg->nerrors;
+    int rc = 0;
+
+    *out = NULL;
+    if (f->kind == AUTH_BOOL) {
+        for (size_t i = 0; *out == NULL && yes[i] != NULL; i++) {
+            if (strcmp(text, yes[i]) == 0)
+                *out = json_true();
+            else if (strcmp(text, no[i]) == 0)
+                *out = json_false();
+        }
+        return *out != NULL ? 0 : auth_bad(ar, "bool", text, var, vlen,
+                                           "want true or false");
+    }
+    if (f->kind == AUTH_URL || f->kind == AUTH_REGEX)
+        rc = auth_check(ar, f->kind, text, var, vlen);
+    if (rc != 0 || ar->dg->nerrors > before)
+        return rc;
+    *out = f->kind == AUTH_LIST ? auth_words(text) : jsonx_string(text);
+    return *out != NULL ? 0 : ERR_NOMEM;
+}
+
+/*
+ * Splits "<n>_<FIELD>" (what follows the prefix) into an index and a
+ * known field; 1 after a problem went to dg.
+ */
+static int
+auth_name(struct auth_read *ar, const char *var, size_t vlen,
+          size_t *index, const struct auth_field **f)
+{
+    const char *rest = var + strlen(AUTH_PREFIX);
+    size_t digits = strspn(rest, "0123456789");
+    const char *field = rest + digits + 1;
+    size_t flen = vlen - (size_t)(field - var);
+    uint64_t n = 0;
+
+    if (digits == 0 || digits > 3 || rest[digits] != '_' ||
+        field > var + vlen ||
+        util_parse_u64(rest, digits, &n) != 0 || n >= AUTH_MAX) {
+        int rc = opt_diag_add(ar->dg, false, "invalid external auth "
+                              "variable \"%.*s\": want %s<n>_<FIELD> "
+                              "with n from 0 to %d", (int)vlen, var,
+                              AUTH_PREFIX, AUTH_MAX - 1);
+        return rc != 0 ? rc : 1;
+    }
+    *index = (size_t)n;
+    *f = auth_field_find(field, flen);
+    if (*f == NULL) {
+        int rc = opt_diag_add(ar->dg, false, "unknown external auth field "
+                              "\"%.*s\" in %.*s", (int)flen, field,
+                              (int)vlen, var);
+        return rc != 0 ? rc : 1;
+    }
+    return 0;
+}
+
+/* Stores one field's key under the lower-case spelling of its name. */
+static int
+auth_put(json_t *obj, const struct auth_field *f, json_t *val)
+{
+    char key[64];
+    size_t i;
+
+    for (i = 0; f->env[i] != '\0' && i + 1 < sizeof(key); i++)
+        key[i] = (char)(f->env[i] >= 'A' && f->env[i] <= 'Z' ?
+                        f->env[i] - 'A' + 'a' : f->env[i]);
+    key[i] = '\0';
+    return json_object_set_new(obj, key, val) == 0 ? 0 : ERR_NOMEM;
+}
+
+/* One "CODER_EXTERNAL_AUTH_<n>_<FIELD>=value" of envp. */
+static int
+auth_var(struct auth_read *ar, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t vlen = (size_t)(eq - kv), index;
+    const struct auth_field *f;
+    json_t *val;
+    int rc = auth_name(ar, kv, vlen, &index, &f);
+
+    if (rc == 0)
+        rc = auth_value(ar, f, eq + 1, kv, vlen, &val);
+    if (rc != 0 || val == NULL)
+        return rc > 0 ? 0 : rc;
+    if (ar->by_index[index] == NULL) {
+        ar->by_index[index] = json_object();
+        ar->first[index] = kv;
+    }
+    if (ar->by_index[index] == NULL) {
+        json_decref(val);
+        return ERR_NOMEM;
+    }
+    if (index >= ar->n)
+        ar->n = index + 1;
+    return auth_put(ar->by_index[index], f, val);
+}
+
+/*
+ * The providers as one JSON list after what the set already holds, in
+ * index order; 1 after a gap in the indices went to dg.
+ */
+static int
+auth_list(const struct opt_set *set, struct auth_read *ar, json_t **out)
+{
+    const struct opt_value *v = opt_set_get(set, "External Auth Providers");
+    json_t *a = v->js != NULL ? json_deep_copy(v->js) : json_array();
+
+    *out = NULL;
+    if (a == NULL)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < ar->n; i++) {
+        if (ar->by_index[i] == NULL) {
+            const char *var = ar->first[ar->n - 1];
+            int rc = opt_diag_add(ar->dg, false, "external auth provider "
+                                  "%zu is missing: %s%zu_* variables must "
+                                  "number providers from 0 without gaps "
+                                  "(found %.*s)", i, AUTH_PREFIX, i,
+                                  (int)strcspn(var, "="), var);
+
+            json_decref(a);
+            return rc != 0 ? rc : 1;
+        }
+        if (json_array_append(a, ar->by_index[i]) != 0) {
+            json_decref(a);
+            return ERR_NOMEM;
+        }
+    }
+    *out = a;
+    return 0;
+}
+
+/* Replaces the set's providers with list, labelled as from env. */
+static int
+auth_store(struct opt_set *set, json_t *list, struct opt_diag *dg)
+{
+    const char *name = "External Auth Providers";
+    enum opt_source src = opt_set_source(set, opt_set_find(set, name));
+    struct buf text;
+    struct err e;
+    int rc;
+
+    buf_init(&text);
+    err_clear(&e);
+    rc = jsonx_dump(list, &text, false);
+    if (rc == 0)
+        rc = opt_set_assign(set, name, buf_str(&text), &e);
+    if (rc != 0 && rc != ERR_NOMEM)
+        rc = opt_diag_add(dg, false, "cannot add the external auth "
+                          "providers from %s*: %s", AUTH_PREFIX, e.msg);
+    if (rc == 0 && src != OPT_SRC_FLAG && src != OPT_SRC_YAML)
+        rc = opt_set_mark(set, name, OPT_SRC_ENV, AUTH_PREFIX "*");
+    buf_release(&text);
+    return rc;
+}
+
+int
+deployment_read_external_auth(struct opt_set *set, char *const *envp,
+                              struct opt_diag *diag)
+{
+    struct auth_read *ar = calloc(1, sizeof(*ar));
+    size_t nerr = diag->nerrors, plen = strlen(AUTH_PREFIX);
+    json_t *list = NULL;
+    int rc = ar != NULL ? 0 : ERR_NOMEM;
+
+    if (ar != NULL)
+        ar->dg = diag;
+    for (size_t i = 0; rc == 0 && envp != NULL && envp[i] != NULL; i++) {
+        if (strchr(envp[i], '=') != NULL && strlen(envp[i]) > plen &&
+            ascii_ieq_n(envp[i], AUTH_PREFIX, plen))
+            rc = auth_var(ar, envp[i]);
+    }
+    if (rc == 0 && diag->nerrors == nerr && ar->n > 0)
+        rc = auth_list(set, ar, &list);
+    if (rc == 0 && list != NULL)
+        rc = auth_store(set, list, diag);
+
+    json_decref(list);
+    for (size_t i = 0; ar != NULL && i < ar->n; i++)
+        json_decref(ar->by_index[i]);
+    free(ar);
+    if (rc == 0 && diag->nerrors > nerr)
+        rc = ERR_INVALID;
+    return rc > 0 ? ERR_INVALID : rc;
 }

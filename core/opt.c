@@ -641,29 +641,36 @@ warn_unknown_env(struct opt_set *set, const char *kv, size_t len,
     return diag_add(dg, true, "unknown environment variable \"%s\"", name);
 }
 
-/*
- * Appends s in double quotes with quotes, backslashes and control bytes
- * escaped, so that every message stays on one line.
- */
+int
+opt_escape(struct buf *out, const char *s, bool quote)
+{
+    int rc = 0;
+
+    for (; rc == 0 && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((quote && c == '"') || c == '\\')
+            rc = buf_addf(out, "\\%c", c);
+        else if (c == '\n')
+            rc = buf_adds(out, "\\n");
+        else if (c == '\t')
+            rc = buf_adds(out, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            rc = buf_addf(out, "\\x%02x", c);
+        else
+            rc = buf_addc(out, (char)c);
+    }
+    return rc;
+}
+
+/* Appends s in double quotes, escaped so that a message is one line. */
 static int
 add_quoted(struct buf *b, const char *s)
 {
     int rc = buf_addc(b, '"');
 
-    for (; rc == 0 && *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            rc = buf_addf(b, "\\%c", c);
-        else if (c == '\n')
-            rc = buf_adds(b, "\\n");
-        else if (c == '\t')
-            rc = buf_adds(b, "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            rc = buf_addf(b, "\\x%02x", c);
-        else
-            rc = buf_addc(b, (char)c);
-    }
+    if (rc == 0)
+        rc = opt_escape(b, s, true);
     return rc == 0 ? buf_addc(b, '"') : rc;
 }
 

@@ -231,6 +231,14 @@ void opt_duration_format(int64_t ns, char out[40]);
  */
 int opt_csv_split(const char *s, char ***items, size_t *n, struct err *e);
 
+/*
+ * Appends s with every byte that could break a line or drive a terminal
+ * escaped: backslash as \\, newline \n, tab \t, other control bytes
+ * (and DEL) as \xNN; with quote, '"' as \" too.  Other bytes, UTF-8
+ * included, are copied.  Returns 0 or ERR_NOMEM / ERR_TOO_LARGE.
+ */
+int opt_escape(struct buf *out, const char *s, bool quote);
+
 /* Writes a YAML scalar the way yaml.v3 would for a Go string. */
 int opt_yaml_string(const char *s, int indent, struct buf *out);
 

@@ -768,6 +768,100 @@ START_TEST(rules_leave_an_untouched_set_alone)
 }
 END_TEST
 
+/* --- external auth providers from env ------------------------------------ */
+
+/* Reads providers from env into a fresh set; diag kept for the caller. */
+static struct opt_set *
+read_auth(const char *const *env, struct opt_diag *dg, int *rc)
+{
+    struct opt_set *set = resolve_env(no_env);
+    char **envp = copy_list(env);
+
+    opt_diag_init(dg);
+    *rc = deployment_read_external_auth(set, envp, dg);
+    free_list(envp);
+    return set;
+}
+
+START_TEST(external_auth_env_appends_providers_in_index_order)
+{
+    const char *const env[] = {
+        "CODER_EXTERNAL_AUTH_1_ID=gitlab",
+        "CODER_EXTERNAL_AUTH_0_ID=github",
+        "CODER_EXTERNAL_AUTH_0_TYPE=github",
+        "CODER_EXTERNAL_AUTH_0_CLIENT_SECRET=Sent1nel",
+        "CODER_EXTERNAL_AUTH_0_SCOPES=repo read:org",
+        "CODER_EXTERNAL_AUTH_0_DEVICE_FLOW=true",
+        "coder_external_auth_1_no_refresh=1", NULL
+    };
+    struct opt_diag dg;
+    int rc;
+    struct opt_set *set = read_auth(env, &dg, &rc);
+    const struct opt_value *v = opt_set_get(set, "External Auth Providers");
+    char *text = config_text(set);
+
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(json_array_size(v->js), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+        json_array_get(v->js, 0), "client_secret")), "Sent1nel");
+    ASSERT_HAS(text, "\"id\":\"github\"");
+    ASSERT_HAS(text, "\"scopes\":[\"repo\",\"read:org\"],"
+               "\"device_flow\":true");
+    ASSERT_HAS(text, "\"id\":\"gitlab\"");
+    ASSERT_HAS(text, "\"no_refresh\":true");
+    ASSERT_LACKS(text, "Sent1nel");
+    ck_assert_str_eq(opt_set_origin(set, opt_set_find(
+        set, "External Auth Providers")), "CODER_EXTERNAL_AUTH_*");
+    free(text);
+    opt_diag_release(&dg);
+    opt_set_free(set);
+}
+END_TEST
+
+START_TEST(external_auth_env_problems_name_the_variable)
+{
+    const char *const env[] = {
+        "CODER_EXTERNAL_AUTH_0_ID=github",
+        "CODER_EXTERNAL_AUTH_0_COLOR=red",
+        "CODER_EXTERNAL_AUTH_0_NO_REFRESH=maybe",
+        "CODER_EXTERNAL_AUTH_0_REGEX=(", NULL
+    };
+    struct opt_diag dg;
+    int rc;
+    struct opt_set *set = read_auth(env, &dg, &rc);
+
+    ck_assert_int_eq(rc, ERR_INVALID);
+    ck_assert_uint_eq(dg.nerrors, 3);
+    ck_assert_str_eq(dg.errors[0], "unknown external auth field \"COLOR\" "
+                     "in CODER_EXTERNAL_AUTH_0_COLOR");
+    ck_assert_str_eq(dg.errors[1], "invalid bool \"maybe\" for "
+                     "CODER_EXTERNAL_AUTH_0_NO_REFRESH: want true or false");
+    ck_assert_ptr_nonnull(strstr(dg.errors[2], "invalid regexp \"(\" for "
+                                 "CODER_EXTERNAL_AUTH_0_REGEX: "));
+    ck_assert_ptr_null(opt_set_get(set, "External Auth Providers")->js);
+    opt_diag_release(&dg);
+    opt_set_free(set);
+}
+END_TEST
+
+START_TEST(external_auth_env_indices_must_not_skip)
+{
+    const char *const env[] = {
+        "CODER_EXTERNAL_AUTH_0_ID=a", "CODER_EXTERNAL_AUTH_2_ID=c", NULL
+    };
+    struct opt_diag dg;
+    int rc;
+    struct opt_set *set = read_auth(env, &dg, &rc);
+
+    ck_assert_int_eq(rc, ERR_INVALID);
+    ck_assert_uint_eq(dg.nerrors, 1);
+    ck_assert_ptr_nonnull(strstr(dg.errors[0],
+                                 "external auth provider 1 is missing"));
+    opt_diag_release(&dg);
+    opt_set_free(set);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -797,6 +891,9 @@ config_suite(void)
     tcase_add_test(rules, address_with_tls_becomes_the_tls_address);
     tcase_add_test(rules, rate_limits_groups_and_redirect_follow_the_server);
     tcase_add_test(rules, rules_leave_an_untouched_set_alone);
+    tcase_add_test(rules, external_auth_env_appends_providers_in_index_order);
+    tcase_add_test(rules, external_auth_env_problems_name_the_variable);
+    tcase_add_test(rules, external_auth_env_indices_must_not_skip);
     suite_add_tcase(s, defaults);
     suite_add_tcase(s, json);
     suite_add_tcase(s, yaml);

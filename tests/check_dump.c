@@ -667,6 +667,31 @@ START_TEST(deprecated_address_shows_where_the_server_listens)
 }
 END_TEST
 
+START_TEST(external_auth_env_shows_in_config_but_never_its_secret)
+{
+    /* The providers have no env spelling of their own, so no env form. */
+    static const char *const formats[] = { "json", "table", "yaml" };
+    struct tu_env env;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_EXTERNAL_AUTH_0_ID", "github");
+    tu_env_set(&env, "CODER_EXTERNAL_AUTH_0_CLIENT_SECRET", "Sent1nel");
+    for (size_t i = 0; i < 3; i++) {
+        const char *args[] = { "-o", formats[i], NULL };
+        struct res r;
+
+        dump(&r, &env, args);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_msg(strstr(r.out, "github") != NULL, "%s: no provider",
+                      formats[i]);
+        ck_assert_msg(strstr(r.out, "Sent1nel") == NULL, "%s: secret",
+                      formats[i]);
+        res_release(&r);
+    }
+    tu_env_release(&env);
+}
+END_TEST
+
 static Suite *
 dump_suite(void)
 {
@@ -696,6 +721,8 @@ dump_suite(void)
     tcase_add_test(tc, env_output_quotes_for_the_shell);
     tcase_add_test(tc, bad_output_format_is_rejected);
     tcase_add_test(tc, deprecated_address_shows_where_the_server_listens);
+    tcase_add_test(tc,
+                   external_auth_env_shows_in_config_but_never_its_secret);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -374,11 +374,47 @@ check_args(struct dump *dp, const char *output)
     return 0;
 }
 
+/*
+ * An external auth provider's client secret sits inside a value that
+ * YAML writes whole, so without --show-secrets it is dropped first.
+ */
+static int
+drop_auth_secrets(struct dump *dp)
+{
+    const char *name = "External Auth Providers";
+    const struct opt_value *v = opt_set_get(dp->set, name);
+    json_t *copy, *p;
+    struct buf text;
+    struct err e;
+    size_t i;
+    int rc;
+
+    if (v->js == NULL || dp->secrets)
+        return 0;
+    copy = json_deep_copy(v->js);
+    if (copy == NULL)
+        return ERR_NOMEM;
+    json_array_foreach(copy, i, p)
+        json_object_del(p, "client_secret");
+
+    buf_init(&text);
+    rc = jsonx_dump(copy, &text, false);
+    if (rc == 0)
+        rc = opt_set_assign(dp->set, name, buf_str(&text), &e);
+    buf_release(&text);
+    json_decref(copy);
+    return rc;
+}
+
 static int
 write_output(struct dump *dp, const char *output)
 {
-    if (util_ascii_ieq(output, "yaml"))
-        return opt_set_write_yaml(dp->set, &dp->out);
+    int rc;
+
+    if (util_ascii_ieq(output, "yaml")) {
+        rc = drop_auth_secrets(dp);
+        return rc == 0 ? opt_set_write_yaml(dp->set, &dp->out) : rc;
+    }
     if (util_ascii_ieq(output, "table"))
         return write_table(dp);
     if (util_ascii_ieq(output, "env"))
@@ -405,7 +441,9 @@ server_rules(struct dump *dp, char **envp)
     int rc;
 
     opt_diag_init(&dg);
-    rc = deployment_apply_server_rules(dp->set, envp, &dg);
+    rc = deployment_read_external_auth(dp->set, envp, &dg);
+    if (rc == 0)
+        rc = deployment_apply_server_rules(dp->set, envp, &dg);
     print_diag(&dg);
     opt_diag_release(&dg);
     return rc;
