@@ -75,7 +75,8 @@ compare() {
     name=$1 path=$2
     shift 2
     size=$(curl -s "$@" "http://127.0.0.1:$port$path" | wc -c)
-    cport=$(free_port 2)
+    seed=$((seed + 1))
+    cport=$(free_port "$seed")
     "$tmp/ceiling" "$cport" "$size" 2 &
     ceiling_pid=$!
     sleep 0.3
@@ -83,6 +84,8 @@ compare() {
     for r in $(seq "$rounds"); do
         ours=$(rps "$@" "http://127.0.0.1:$port$path")
         top=$(rps "http://127.0.0.1:$cport/")
+        [ -n "$ours" ] && [ -n "$top" ] || { echo "http.sh: a run failed" >&2
+            exit 1; }
         echo "$ours $top" | awk '{ printf "%.3f\n", $1 / $2 }' \
             >>"$tmp/ratios"
         echo "  round $r: coder-cfg $ours req/s, ceiling $top req/s"
@@ -94,6 +97,7 @@ compare() {
         "$size" "$(median <"$tmp/ratios")" "$rounds" "$wrk_args"
 }
 
+seed=1
 echo "http.sh: coder-cfg against the ceiling"
 compare buildinfo /api/v2/buildinfo
 compare "deployment/config" /api/v2/deployment/config \
