@@ -128,6 +128,7 @@ open_engine(struct admin *a, char **envp)
                     "CODER_CONFIG_DIR or HOME");
     o.config_dir = dir;
     o.pg_url = opt_set_str(a->set, "Postgres Connection URL");
+    o.no_events = true;         /* a short-lived command */
     if (engine_open(&a->en, &o, &e) < 0)
         return fail(1, e.msg);
     return 0;
