@@ -674,30 +674,81 @@ add_quoted(struct buf *b, const char *s)
     return rc == 0 ? buf_addc(b, '"') : rc;
 }
 
+/* True when the word that ends at end names a value type, as Go says it. */
+static bool
+type_named(const char *cause, const char *end)
+{
+    static const char *const words[] = {
+        "duration", "integer", "boolean", "bool", "number", "float",
+        "choice", "value", NULL
+    };
+    const char *w = end;
+
+    while (w > cause && w[-1] != ' ')
+        w--;
+    for (size_t i = 0; words[i] != NULL; i++) {
+        if ((size_t)(end - w) == strlen(words[i]) &&
+            memcmp(w, words[i], (size_t)(end - w)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Removes cause[at, at + len), keeping the rest of the string. */
+static void
+cut(char *cause, size_t at, size_t len)
+{
+    memmove(cause + at, cause + at + len, strlen(cause + at + len) + 1);
+}
+
 /*
- * The value layer's cause without the text it repeats: a trailing
- * ` in duration "90"` is dropped, as the message has already quoted it.
+ * The value layer's cause, in place, without the bad text it repeats:
+ * the message around it quotes that text already.  Go's causes name it
+ * as "parse "x": ...", "invalid boolean "x": ...", "invalid choice: x,
+ * ...", "integer "x" out of range", "missing unit in duration "x"" or
+ * "...: `x`"; each is cut to what is left to say, which may be nothing.
  */
 static void
 tidy_cause(char *cause, const char *text)
 {
-    char *in = NULL;
-    size_t tl = strlen(text);
+    char q[NAME_MAX_LEN + 3];
+    size_t tl = strlen(text), ql = tl + 2, cl;
+    char *at, *sp;
 
-    for (char *p = strstr(cause, " in "); p != NULL; p = strstr(p + 1,
-                                                                " in "))
-        in = p;
-    if (in == NULL || strchr(in + 4, ' ') == NULL)
+    if (tl > NAME_MAX_LEN)
         return;
-    {
-        const char *tail = strchr(in + 4, ' ') + 1;
-        size_t len = strlen(tail);
+    if (strncmp(cause, "invalid choice: ", 16) == 0 &&
+        strncmp(cause + 16, text, tl) == 0 && cause[16 + tl] == ',')
+        cut(cause, 0, 16 + tl + 1 + (cause[17 + tl] == ' '));
+    if (strncmp(cause, "address ", 8) == 0 &&
+        strncmp(cause + 8, text, tl) == 0 && cause[8 + tl] == ':')
+        cut(cause, 0, 8 + tl + 1 + (cause[9 + tl] == ' '));
+    snprintf(q, sizeof(q), "\"%s\"", text);
+    while ((at = strstr(cause, q)) != NULL && strncmp(at + ql, ": ", 2) == 0)
+        cut(cause, 0, (size_t)(at - cause) + ql + 2);
 
-        if ((len == tl && memcmp(tail, text, tl) == 0) ||
-            (len == tl + 2 && tail[0] == '"' && tail[len - 1] == '"' &&
-             memcmp(tail + 1, text, tl) == 0))
-            *in = '\0';
+    /* The quoted text, with a type word before it: "integer "x" ...". */
+    at = strstr(cause, q);
+    if (at != NULL) {
+        sp = at;
+        if (sp > cause + 1 && sp[-1] == ' ' && type_named(cause, sp - 1))
+            for (sp--; sp > cause && sp[-1] != ' ';)
+                sp--;
+        cut(cause, (size_t)(sp - cause), (size_t)(at - sp) + ql +
+            (at[ql] == ' '));
     }
+    cl = strlen(cause);
+    if (cl > tl + 4 && memcmp(cause + cl - tl - 4, ": `", 3) == 0 &&
+        memcmp(cause + cl - tl - 1, text, tl) == 0 && cause[cl - 1] == '`')
+        cause[cl - tl - 4] = '\0';
+    cl = strlen(cause);
+    while (cl > 0 && cause[cl - 1] == ' ')
+        cause[--cl] = '\0';
+    if (cl >= 3 && strcmp(cause + cl - 3, " in") == 0)
+        cause[cl - 3] = '\0';
+    if (strcmp(cause, "invalid") == 0 || (strncmp(cause, "invalid ", 8) == 0
+                                          && strchr(cause + 8, ' ') == NULL))
+        cause[0] = '\0';
 }
 
 static int
@@ -717,11 +768,78 @@ apply_text(struct opt_set *set, struct entry *e, const char *text,
     rc = add_quoted(&q, text);
     tidy_cause(err.msg, text);
     if (rc == 0)
-        rc = diag_add(dg, false, "invalid %s %s for %.*s: %s",
+        rc = diag_add(dg, false, "invalid %s %s for %.*s%s%s",
                       type_word(e->d), buf_str(&q), (int)wlen, where,
-                      err.msg);
+                      err.msg[0] != '\0' ? ": " : "", err.msg);
     buf_release(&q);
     return rc;
+}
+
+/* What an option that cannot be empty needs, for the message below. */
+static int
+needed(const struct opt_desc *d, struct buf *b)
+{
+    switch (d->type) {
+    case OPT_INT64:
+        return buf_adds(b, "an integer");
+    case OPT_FLOAT64:
+        return buf_adds(b, "a number");
+    case OPT_DURATION:
+        return buf_adds(b, "a duration");
+    case OPT_HOSTPORT:
+        return buf_adds(b, "a host:port");
+    default:
+        break;
+    }
+    for (size_t i = 0; d->choices != NULL && d->choices[i] != NULL; i++) {
+        int rc = buf_addf(b, "%s%s", i == 0 ? "one of " : ", ",
+                          d->choices[i]);
+
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * A variable present but empty, for a type whose Set refuses "": said
+ * plainly, with the way back to the default, in its Go text form.
+ */
+static int
+empty_env(const struct entry *e, const char *name, size_t len,
+          struct opt_diag *dg)
+{
+    const char *def = default_of(e);
+    struct opt_value v;
+    struct buf need, dtext;
+    struct err err;
+    int rc;
+
+    buf_init(&need);
+    buf_init(&dtext);
+    rc = needed(e->d, &need);
+    if (rc == 0 && def != NULL && optval_init(&v, e->d->type) == 0) {
+        if (optval_set(&v, e->d, def, &err) == 0)
+            rc = optval_text(&v, e->d, &dtext);
+        optval_release(&v);
+    }
+    if (rc == 0)
+        rc = diag_add(dg, false, "%.*s is set but empty: %s is required "
+                      "(unset it to %s%s)", (int)len, name, buf_str(&need),
+                      dtext.len > 0 ? "use the default " :
+                      "leave the option unset", buf_str(&dtext));
+    buf_release(&need);
+    buf_release(&dtext);
+    return rc;
+}
+
+/* Types whose Set refuses the empty text. */
+static bool
+needs_text(const struct opt_desc *d)
+{
+    return d->type == OPT_INT64 || d->type == OPT_FLOAT64 ||
+        d->type == OPT_DURATION || d->type == OPT_HOSTPORT ||
+        d->type == OPT_ENUM;
 }
 
 static int
@@ -749,7 +867,9 @@ resolve_env(struct opt_set *set, char *const *envp, struct opt_diag *dg)
             continue;
         len = (size_t)(strchr(kv, '=') - kv);
         rc = set_own(set, e, OPT_SRC_ENV, kv, len);
-        if (rc == 0)
+        if (rc == 0 && kv[len + 1] == '\0' && needs_text(e->d))
+            rc = empty_env(e, kv, len, dg);
+        else if (rc == 0)
             rc = apply_text(set, e, kv + len + 1, kv, len, dg);
     }
     return rc;
@@ -1094,10 +1214,11 @@ yaml_invalid(const struct ytab *t, yaml_node_t *val, const struct entry *e,
         tidy_cause(err->msg, text);
     }
     if (rc == 0)
-        rc = diag_add(dg, false, "%s:%zu:%zu: invalid %s%s%s for %s: %s",
+        rc = diag_add(dg, false, "%s:%zu:%zu: invalid %s%s%s for %s%s%s",
                       t->file, val->start_mark.line + 1,
                       val->start_mark.column + 1, type_word(e->d),
-                      scalar ? " " : "", buf_str(&q), e->path, err->msg);
+                      scalar ? " " : "", buf_str(&q), e->path,
+                      err->msg[0] != '\0' ? ": " : "", err->msg);
     buf_release(&q);
     return rc;
 }

@@ -531,9 +531,58 @@ START_TEST(empty_env_for_a_duration_is_an_error_naming_it)
     run_real(&r, NULL, envp);
     ck_assert_int_eq(r.rc, ERR_INVALID);
     ck_assert_uint_eq(r.dg.nerrors, 1);
-    ck_assert_ptr_nonnull(strstr(r.dg.errors[0],
-                                 "invalid duration \"\" for "
-                                 "CODER_SESSION_DURATION: "));
+    ck_assert_str_eq(r.dg.errors[0], "CODER_SESSION_DURATION is set but "
+                     "empty: a duration is required (unset it to use the "
+                     "default 24h0m0s)");
+    run_release(&r);
+}
+END_TEST
+
+START_TEST(empty_env_for_a_choice_or_number_says_so_plainly)
+{
+    struct run r = { 0 };
+    const char *envp[] = { "CODER_PG_AUTH=", "CODER_PROVISIONER_DAEMONS=",
+                           NULL };
+
+    run_real(&r, NULL, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_uint_eq(r.dg.nerrors, 2);
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors,
+                       "CODER_PG_AUTH is set but empty: one of password, "
+                       "awsiamrds is required (unset it to use the default "
+                       "password)"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors,
+                       "CODER_PROVISIONER_DAEMONS is set but empty: an "
+                       "integer is required (unset it to use the default "
+                       "3)"));
+    run_release(&r);
+}
+END_TEST
+
+START_TEST(bad_text_appears_once_in_a_message)
+{
+    struct run r = { 0 };
+    const char *envp[] = { "CODER_PROVISIONER_DAEMONS=abc",
+                           "CODER_PG_AUTH=kerberos",
+                           "CODER_PROMETHEUS_ENABLE=maybe",
+                           "CODER_DERP_SERVER_REGION_ID=99999999999999999999",
+                           "CODER_TLS_ADDRESS=nope", NULL };
+
+    run_real(&r, NULL, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid integer \"abc\" "
+                       "for CODER_PROVISIONER_DAEMONS"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid choice "
+                       "\"kerberos\" for CODER_PG_AUTH: should be one of "
+                       "[password awsiamrds]"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid bool \"maybe\" "
+                       "for CODER_PROMETHEUS_ENABLE: want true or false"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid integer "
+                       "\"99999999999999999999\" for "
+                       "CODER_DERP_SERVER_REGION_ID: out of range"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid host:port "
+                       "\"nope\" for CODER_TLS_ADDRESS: missing port in "
+                       "address"));
     run_release(&r);
 }
 END_TEST
@@ -1212,7 +1261,7 @@ START_TEST(percent_text_is_kept_verbatim)
     ck_assert_int_eq(r.rc, ERR_INVALID);
     ck_assert_str_eq(opt_set_str(r.set, "New"), "%s%n");
     ck_assert(has_part(r.dg.errors, r.dg.nerrors,
-                       "invalid duration \"%s%n\" for T_WAIT: "));
+                       "invalid duration \"%s%n\" for T_WAIT"));
     ck_assert(has_part(r.dg.errors, r.dg.nerrors,
                        "unknown flag \"--nope%s%n\""));
     run_release(&r);
@@ -1243,6 +1292,8 @@ opt_suite(void)
     tcase_add_test(real, unknown_flag_differing_in_case_gets_a_suggestion);
     tcase_add_test(real, every_problem_is_reported_together);
     tcase_add_test(real, empty_env_for_a_duration_is_an_error_naming_it);
+    tcase_add_test(real, empty_env_for_a_choice_or_number_says_so_plainly);
+    tcase_add_test(real, bad_text_appears_once_in_a_message);
     tcase_add_test(real, empty_env_for_a_string_counts_as_env);
     tcase_add_test(real, deprecated_env_warns_in_env_spelling);
     tcase_add_test(real, deprecated_flag_warns_as_typed);
