@@ -2,7 +2,8 @@
 # pg.sh: API token verification on PostgreSQL against LMDB, same run.
 #
 # Until `coder-cfg server` serves authenticated requests this measures the
-# store level (bench/pg_verify.c: key_get, SHA-256, constant-time compare)
+# store level (bench/pg_verify.c: key and user in one read, SHA-256,
+# constant-time compare)
 # rather than HTTP.  It also reads PostgreSQL's own counters to report the
 # statements (round trips) each verification costs.
 set -eu
@@ -39,7 +40,7 @@ for threads in 1 4; do
     "$tmp/pg_verify" postgres "$url" "$threads" "$count"
 done
 
-# Round trips: one key_get is one prepared statement in autocommit.
+# Round trips: one key_get_auth is one prepared statement in autocommit.
 before=$(commits)
 "$tmp/pg_verify" postgres "$url" 1 "$count" >/dev/null
 sleep 1
