@@ -173,7 +173,17 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# Only core/version.c sees the version, so a new commit rebuilds one file.
+# Only core/version.c sees the version, so a new commit rebuilds one file:
+# the stamp is rewritten only when the version text changes.
+VERSION_TEXT := $(CODER_VERSION)$(if $(SHORT),+$(SHORT)) $(COMMIT)
+$(B)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(VERSION_TEXT)" ]; then \
+		echo "$(VERSION_TEXT)" >$@; fi
+.PHONY: FORCE
+FORCE:
+
+$(B)/core/version.o: $(B)/version.stamp
 $(B)/core/version.o: CPPFLAGS += \
 	-DCODER_CFG_VERSION='"$(CODER_VERSION)$(if $(SHORT),+$(SHORT))"' \
 	-DCODER_CFG_COMMIT='"$(COMMIT)"'
