@@ -1057,7 +1057,66 @@ struct ytab {
     size_t n;
     const char *file;
     yaml_document_t doc;
+    size_t *epos;               /* file offset of each error so far */
+    size_t nepos;
 };
+
+static int yaml_error(struct ytab *t, struct opt_diag *dg,
+                      const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Adds "file:line:col: <message>" for the place m and remembers where it
+ * is, so that yaml_errors_in_order can put the file's errors in order.
+ */
+static int
+yaml_error(struct ytab *t, struct opt_diag *dg, const yaml_mark_t *m,
+           const char *fmt, ...)
+{
+    size_t *pos = realloc(t->epos, (t->nepos + 1) * sizeof(*pos));
+    va_list ap;
+    char *msg;
+    int rc;
+
+    if (pos == NULL)
+        return ERR_NOMEM;
+    t->epos = pos;
+    va_start(ap, fmt);
+    msg = vformat(fmt, ap);
+    va_end(ap);
+    if (msg == NULL)
+        return ERR_NOMEM;
+    rc = diag_add(dg, false, "%s:%zu:%zu: %s", t->file, m->line + 1,
+                  m->column + 1, msg);
+    free(msg);
+    if (rc == 0)
+        t->epos[t->nepos++] = m->index;
+    return rc;
+}
+
+/*
+ * The file's errors are found option by option, then key by key; this
+ * puts errors[from..] (one per epos) in the order of the file.
+ */
+static void
+yaml_errors_in_order(struct ytab *t, struct opt_diag *dg, size_t from)
+{
+    char **e = dg->errors + from;
+
+    if (dg->nerrors - from != t->nepos)
+        return;
+    for (size_t i = 1; i < t->nepos; i++) {
+        size_t p = t->epos[i], j = i;
+        char *line = e[i];
+
+        for (; j > 0 && t->epos[j - 1] > p; j--) {
+            t->epos[j] = t->epos[j - 1];
+            e[j] = e[j - 1];
+        }
+        t->epos[j] = p;
+        e[j] = line;
+    }
+}
 
 static int
 ytab_add(struct ytab *t, const char *parent, size_t plen,
@@ -1099,9 +1158,8 @@ flatten(struct ytab *t, yaml_node_t *map, const char *parent, size_t plen,
     int rc = 0;
 
     if (depth > YAML_DEPTH_MAX)
-        return diag_add(dg, false, "%s:%zu:%zu: mappings nested too deep",
-                        t->file, map->start_mark.line + 1,
-                        map->start_mark.column + 1);
+        return yaml_error(t, dg, &map->start_mark,
+                          "mappings nested too deep");
     for (p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top && rc == 0; p++) {
         yaml_node_t *k = yaml_document_get_node(&t->doc, p->key);
@@ -1110,9 +1168,8 @@ flatten(struct ytab *t, yaml_node_t *map, const char *parent, size_t plen,
         if (k == NULL || v == NULL)
             continue;
         if (k->type != YAML_SCALAR_NODE) {
-            rc = diag_add(dg, false, "%s:%zu:%zu: mapping keys must be "
-                          "scalars", t->file, k->start_mark.line + 1,
-                          k->start_mark.column + 1);
+            rc = yaml_error(t, dg, &k->start_mark,
+                            "mapping keys must be scalars");
             continue;
         }
         rc = ytab_add(t, parent, plen, k, v);
@@ -1200,7 +1257,7 @@ ytab_match(struct ytab *t, const char *path)
 
 /* "file:line:col: invalid duration "90" for a.b: missing unit". */
 static int
-yaml_invalid(const struct ytab *t, yaml_node_t *val, const struct entry *e,
+yaml_invalid(struct ytab *t, yaml_node_t *val, const struct entry *e,
              struct err *err, struct opt_diag *dg)
 {
     const char *text = (const char *)val->data.scalar.value;
@@ -1214,11 +1271,9 @@ yaml_invalid(const struct ytab *t, yaml_node_t *val, const struct entry *e,
         tidy_cause(err->msg, text);
     }
     if (rc == 0)
-        rc = diag_add(dg, false, "%s:%zu:%zu: invalid %s%s%s for %s%s%s",
-                      t->file, val->start_mark.line + 1,
-                      val->start_mark.column + 1, type_word(e->d),
-                      scalar ? " " : "", buf_str(&q), e->path,
-                      err->msg[0] != '\0' ? ": " : "", err->msg);
+        rc = yaml_error(t, dg, &val->start_mark, "invalid %s%s%s for %s%s%s",
+                        type_word(e->d), scalar ? " " : "", buf_str(&q),
+                        e->path, err->msg[0] != '\0' ? ": " : "", err->msg);
     buf_release(&q);
     return rc;
 }
@@ -1387,21 +1442,19 @@ suggest_leaf(const struct opt_set *set, const char *path)
 }
 
 static int
-report_unknown_key(const struct opt_set *set, const struct ytab *t,
+report_unknown_key(const struct opt_set *set, struct ytab *t,
                    const struct ykey *k, struct opt_diag *dg)
 {
-    size_t line = k->key->start_mark.line + 1;
-    size_t col = k->key->start_mark.column + 1;
     struct hint h = suggest_whole(set, k->path);
 
     if (h.s != NULL && !close_enough(k->path, h.d))
         h = suggest_leaf(set, k->path);
     if (h.s != NULL)
-        return diag_add(dg, false, "%s:%zu:%zu: unknown option \"%s\" "
-                        "(did you mean \"%.*s\"?)", t->file, line, col,
-                        k->path, (int)h.len, h.s);
-    return diag_add(dg, false, "%s:%zu:%zu: unknown option \"%s\"",
-                    t->file, line, col, k->path);
+        return yaml_error(t, dg, &k->key->start_mark, "unknown option "
+                          "\"%s\" (did you mean \"%.*s\"?)", k->path,
+                          (int)h.len, h.s);
+    return yaml_error(t, dg, &k->key->start_mark, "unknown option \"%s\"",
+                      k->path);
 }
 
 /* Reports leftover keys in file order, each only below a known parent. */
@@ -1520,10 +1573,13 @@ resolve_yaml_file(struct opt_set *set, const char *file,
     }
     if (rc == 0)
         rc = report_unknown(set, &t, dg);
+    if (rc == 0)
+        yaml_errors_in_order(&t, dg, nerr);
 
     for (size_t i = 0; i < t.n; i++)
         free(t.k[i].path);
     free(t.k);
+    free(t.epos);
     yaml_document_delete(&t.doc);
 out_text:
     buf_release(&text);

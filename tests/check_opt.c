@@ -1101,6 +1101,27 @@ START_TEST(bad_yaml_value_is_reported_even_when_env_won)
 }
 END_TEST
 
+START_TEST(problems_come_env_then_flags_then_yaml_in_file_order)
+{
+    struct run r = { 0 };
+    char *file = yaml_file(&r, "wait: 90\nzzz: 1\nnet:\n  tls:\n"
+                           "    addr: nope\n");
+    const char *argv[] = { "-c", file, "--nope", NULL };
+    const char *envp[] = { "T_LIST=\"", NULL };
+
+    run_table(&r, small, NSMALL, argv, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert_uint_eq(r.dg.nerrors, 5);
+    ck_assert_ptr_nonnull(strstr(r.dg.errors[0], " for T_LIST"));
+    ck_assert_str_eq(r.dg.errors[1], "unknown flag \"--nope\"");
+    ck_assert_ptr_nonnull(strstr(r.dg.errors[2], "config.yaml:1:7: "));
+    ck_assert_ptr_nonnull(strstr(r.dg.errors[3], "config.yaml:2:1: "));
+    ck_assert_ptr_nonnull(strstr(r.dg.errors[4], "config.yaml:5:11: "));
+    run_release(&r);
+    free(file);
+}
+END_TEST
+
 START_TEST(bad_yaml_value_names_file_place_and_path)
 {
     struct run r = { 0 };
@@ -1338,6 +1359,8 @@ opt_suite(void)
     tcase_add_test(yaml, yaml_on_the_old_name_warns_with_paths);
     tcase_add_test(yaml, bad_yaml_value_names_file_place_and_path);
     tcase_add_test(yaml, bad_yaml_value_is_reported_even_when_env_won);
+    tcase_add_test(yaml,
+                   problems_come_env_then_flags_then_yaml_in_file_order);
     suite_add_tcase(s, yaml);
 
     tcase_add_test(json, options_json_sorted_with_keys_in_order);
