@@ -19,8 +19,8 @@
 #include "api/values.h"
 #include "core/deployment.h"
 #include "core/engine.h"
-#include "core/jsonx.h"
 #include "core/opt.h"
+#include "core/snapshot.h"
 #include "core/util.h"
 #include "tools/cmd.h"
 #include "core/banned.h"
@@ -299,8 +299,6 @@ static int
 record_replica(struct server *s, struct err *e)
 {
     struct store_replica *r = &s->replica;
-    json_t *snap;
-    struct buf text;
     int rc;
 
     util_uuid_new(r->id);
@@ -312,18 +310,7 @@ record_replica(struct server *s, struct err *e)
     rc = engine_replica_heartbeat(s->en, r, e);
     if (rc < 0)
         return rc;
-
-    snap = json_pack("{s:s,s:s,s:I,s:o}", "replica_id", r->id, "version",
-                     r->version, "taken_at", (json_int_t)r->started_at,
-                     "options", opt_set_options_json(s->set,
-                                                     OPT_JSON_ORIGIN));
-    buf_init(&text);
-    rc = snap != NULL ? jsonx_dump(snap, &text, false) : ERR_NOMEM;
-    if (rc == 0)
-        rc = engine_snapshot_record(s->en, r->id, buf_str(&text), e);
-    buf_release(&text);
-    json_decref(snap);
-    return rc;
+    return snapshot_record(s->en, s->set, r, e);
 }
 
 static int
