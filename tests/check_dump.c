@@ -693,6 +693,45 @@ START_TEST(external_auth_env_shows_in_config_but_never_its_secret)
 }
 END_TEST
 
+/* The line of text that starts with prefix, as a static copy. */
+static const char *
+line_of(const char *text, const char *prefix)
+{
+    static char out[1024];
+    const char *at = strstr(text, prefix);
+
+    ck_assert_ptr_nonnull(at);
+    snprintf(out, sizeof(out), "%.*s", (int)strcspn(at, "\n"), at);
+    return out;
+}
+
+START_TEST(table_escapes_control_bytes_and_pads_by_characters)
+{
+    const char *args[] = { "-o", "table", "--changed", NULL };
+    struct tu_env env;
+    struct res r;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_CLI_UPGRADE_MESSAGE", "a\tb\nc\x1b[31m");
+    tu_env_set(&env, "CODER_EMAIL_FROM", "\xc3\x9cn\xc3\xaf" "c@x");
+    dump(&r, &env, args);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(count_lines(r.out, ""), 4);
+    ck_assert_ptr_null(strchr(r.out, '\x1b'));
+    ck_assert_str_eq(line_of(r.out, "CLI Upgrade Message"),
+                     "CLI Upgrade Message                 "
+                     "a\\tb\\nc\\x1b[31m                           "
+                     "env      CODER_CLI_UPGRADE_MESSAGE");
+    ck_assert_str_eq(line_of(r.out, "Email: From Address"),
+                     "Email: From Address                 "
+                     "\xc3\x9cn\xc3\xaf" "c@x"
+                     "                                    "
+                     "env      CODER_EMAIL_FROM");
+    res_release(&r);
+    tu_env_release(&env);
+}
+END_TEST
+
 static Suite *
 dump_suite(void)
 {
@@ -721,6 +760,7 @@ dump_suite(void)
     tcase_add_test(tc, changed_keeps_only_what_was_set);
     tcase_add_test(tc, env_output_quotes_for_the_shell);
     tcase_add_test(tc, bad_output_format_is_rejected);
+    tcase_add_test(tc, table_escapes_control_bytes_and_pads_by_characters);
     tcase_add_test(tc, deprecated_address_shows_where_the_server_listens);
     tcase_add_test(tc,
                    external_auth_env_shows_in_config_but_never_its_secret);

@@ -199,40 +199,95 @@ cell(const struct dump *dp, int i, struct buf *out)
     return value_text(dp->set, i, out);
 }
 
-static int
-table_row(struct dump *dp, int name_w, const char *name, const char *value,
-          const char *src, const char *origin)
+/* Columns taken by s: one per character, none for UTF-8 continuations. */
+static size_t
+columns(const char *s)
 {
-    return buf_addf(&dp->out, "%-*s  %-40s  %-7s  %s\n", name_w, name,
-                    value, src, origin);
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+/* Appends s padded with spaces to width columns, then two more. */
+static int
+add_cell(struct buf *out, const char *s, size_t width)
+{
+    size_t w = columns(s);
+    int rc = buf_adds(out, s);
+
+    for (; rc == 0 && w < width; w++)
+        rc = buf_addc(out, ' ');
+    return rc == 0 ? buf_adds(out, "  ") : rc;
+}
+
+static int
+table_row(struct dump *dp, size_t name_w, const char *name,
+          const char *value, const char *src, const char *origin)
+{
+    int rc = add_cell(&dp->out, name, name_w);
+
+    if (rc == 0)
+        rc = add_cell(&dp->out, value, 40);
+    if (rc == 0)
+        rc = add_cell(&dp->out, src, 7);
+    if (rc == 0)
+        rc = buf_addf(&dp->out, "%s\n", origin);
+    return rc;
+}
+
+/*
+ * One option's row.  Value and origin are outside text: control bytes
+ * (and backslashes, so that the escapes read back unambiguously) are
+ * escaped as in error messages, so that no value can split a row or
+ * send the terminal an escape sequence.
+ */
+static int
+table_option(struct dump *dp, size_t name_w, int i, struct buf *val,
+             struct buf *esc)
+{
+    struct buf origin;
+    int rc;
+
+    buf_init(&origin);
+    buf_reset(val);
+    buf_reset(esc);
+    rc = cell(dp, i, val);
+    if (rc == 0)
+        rc = opt_escape(esc, buf_str(val), false);
+    if (rc == 0)
+        rc = opt_escape(&origin, opt_set_origin(dp->set, i), false);
+    if (rc == 0)
+        rc = table_row(dp, name_w, opt_set_desc(dp->set, i)->name,
+                       buf_str(esc),
+                       opt_source_name(opt_set_source(dp->set, i)),
+                       buf_str(&origin));
+    buf_release(&origin);
+    return rc;
 }
 
 static int
 write_table(struct dump *dp)
 {
-    size_t n;
+    size_t n, name_w = 4;
     int *idx = rows(dp, &n);
-    int name_w = 4, rc = idx != NULL ? 0 : ERR_NOMEM;
-    struct buf val;
+    int rc = idx != NULL ? 0 : ERR_NOMEM;
+    struct buf val, esc;
 
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        int len = (int)strlen(opt_set_desc(dp->set, idx[k])->name);
+        size_t w = columns(opt_set_desc(dp->set, idx[k])->name);
 
-        name_w = len > name_w ? len : name_w;
+        name_w = w > name_w ? w : name_w;
     }
     if (rc == 0)
         rc = table_row(dp, name_w, "NAME", "VALUE", "SOURCE", "ORIGIN");
     buf_init(&val);
-    for (size_t k = 0; rc == 0 && k < n; k++) {
-        buf_reset(&val);
-        rc = cell(dp, idx[k], &val);
-        if (rc == 0)
-            rc = table_row(dp, name_w, opt_set_desc(dp->set, idx[k])->name,
-                           buf_str(&val),
-                           opt_source_name(opt_set_source(dp->set, idx[k])),
-                           opt_set_origin(dp->set, idx[k]));
-    }
+    buf_init(&esc);
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        rc = table_option(dp, name_w, idx[k], &val, &esc);
     buf_release(&val);
+    buf_release(&esc);
     free(idx);
     return rc;
 }
