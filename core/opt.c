@@ -1841,6 +1841,12 @@ opt_set_count(const struct opt_set *set)
     return set->ntable;
 }
 
+size_t
+opt_set_count_all(const struct opt_set *set)
+{
+    return set->n;
+}
+
 int
 opt_set_find(const struct opt_set *set, const char *name)
 {

@@ -309,6 +309,12 @@ char *const *opt_set_args(const struct opt_set *set, size_t *n);
 /* Number of non-local options, in table order. */
 size_t opt_set_count(const struct opt_set *set);
 
+/*
+ * Number of options with the local ones, which follow the table's: the
+ * indices opt_set_count(set) .. opt_set_count_all(set) - 1 are locals.
+ */
+size_t opt_set_count_all(const struct opt_set *set);
+
 /* Index of the option named name (locals included), or -1. */
 int opt_set_find(const struct opt_set *set, const char *name);
 
@@ -385,8 +391,9 @@ json_t *opt_set_options_json(const struct opt_set *set, unsigned flags);
 int opt_set_write_yaml(const struct opt_set *set, struct buf *out);
 
 /*
- * Help text for a command: every visible option by group, with flag,
- * shorthand, env, default, type and description.
+ * Help text for a command: "USAGE:" with usage (a leading "usage: " is
+ * dropped), then every visible option by group, local options included,
+ * with flag, shorthand, env, default, type and description.
  */
 int opt_set_write_help(const struct opt_set *set, const char *usage,
                        struct buf *out);

@@ -136,13 +136,16 @@ by_name(const void *a, const void *b)
                   ((const struct named *)b)->name);
 }
 
-/* The set's options (locals left out) in name order; free the result. */
+/*
+ * The set's options in name order, locals too when asked (for help);
+ * free the result.
+ */
 static struct named *
-name_order(const struct opt_set *set, size_t *n)
+name_order(const struct opt_set *set, bool locals, size_t *n)
 {
     struct named *v;
 
-    *n = opt_set_count(set);
+    *n = locals ? opt_set_count_all(set) : opt_set_count(set);
     v = calloc(*n > 0 ? *n : 1, sizeof(*v));
     if (v == NULL)
         return NULL;
@@ -318,7 +321,7 @@ opt_set_write_yaml(const struct opt_set *set, struct buf *out)
     size_t n = 0;
     int rc = ERR_NOMEM;
 
-    order = name_order(set, &n);
+    order = name_order(set, false, &n);
     if (order == NULL || tree_init(&t) != 0)
         goto out;
 
@@ -564,6 +567,29 @@ help_sections(const struct opt_set *set, const struct named *order,
     return rc;
 }
 
+/*
+ * "USAGE:" and the usage lines indented by two.  A usage text that says
+ * "usage: " itself loses that word, and its later lines as many spaces,
+ * so that the header is not said twice and the columns stay aligned.
+ */
+static int
+help_usage(const char *usage, struct buf *out)
+{
+    size_t skip = strncmp(usage, "usage: ", 7) == 0 ? 7 : 0;
+    const char *line = usage + skip;
+    int rc = buf_adds(out, "USAGE:\n");
+
+    while (rc == 0 && *line != '\0') {
+        size_t len = strcspn(line, "\n");
+
+        rc = buf_addf(out, "  %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+        for (size_t k = 0; k < skip && *line == ' '; k++)
+            line++;
+    }
+    return rc;
+}
+
 int
 opt_set_write_help(const struct opt_set *set, const char *usage,
                    struct buf *out)
@@ -572,11 +598,11 @@ opt_set_write_help(const struct opt_set *set, const char *usage,
     size_t n = 0;
     int rc = ERR_NOMEM;
 
-    order = name_order(set, &n);
+    order = name_order(set, true, &n);
     if (order == NULL)
         goto out;
 
-    rc = buf_addf(out, "USAGE:\n  %s\n", usage != NULL ? usage : "");
+    rc = help_usage(usage != NULL ? usage : "", out);
     if (rc == 0)
         rc = help_sections(set, order, n, out);
 

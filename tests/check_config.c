@@ -862,6 +862,30 @@ START_TEST(external_auth_env_indices_must_not_skip)
 }
 END_TEST
 
+START_TEST(help_says_usage_once_and_lists_local_options)
+{
+    static const struct opt_desc local[] = {
+        { .name = "Tool Output", .description = "Where it goes.",
+          .flag = "tool-output", .shorthand = "o", .type = OPT_STRING },
+    };
+    struct opt_set *set = resolve_env(no_env);
+    struct buf b;
+
+    ck_assert_int_eq(opt_set_add_local(set, local, 1), 0);
+    buf_init(&b);
+    ck_assert_int_eq(opt_set_write_help(set, "usage: coder-cfg tool [a]\n"
+                                        "                     [b]\n", &b), 0);
+    ck_assert_msg(strncmp(buf_str(&b), "USAGE:\n  coder-cfg tool [a]\n"
+                          "                [b]\n\n", 45) == 0,
+                  "starts %.60s", buf_str(&b));
+    ASSERT_LACKS(buf_str(&b), "usage:");
+    ASSERT_HAS(buf_str(&b), "\n  -o, --tool-output string\n"
+               "          Where it goes.\n");
+    buf_release(&b);
+    opt_set_free(set);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -887,6 +911,7 @@ config_suite(void)
     tcase_add_test(yaml, yaml_leaves_out_options_without_a_yaml_key);
     tcase_add_test(yaml, yaml_round_trips_through_the_resolver);
     tcase_add_test(help, help_lists_visible_options_by_group);
+    tcase_add_test(help, help_says_usage_once_and_lists_local_options);
     tcase_add_test(rules, address_becomes_the_http_address_and_clears_tls);
     tcase_add_test(rules, address_with_tls_becomes_the_tls_address);
     tcase_add_test(rules, rate_limits_groups_and_redirect_follow_the_server);

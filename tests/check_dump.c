@@ -732,6 +732,36 @@ START_TEST(table_escapes_control_bytes_and_pads_by_characters)
 }
 END_TEST
 
+START_TEST(help_describes_dumps_own_flags_once)
+{
+    const char *help[] = { "--help", NULL };
+    const char *yaml[] = { "--changed", "-o", "yaml", NULL };
+    struct tu_env env;
+    struct res a, b;
+
+    tu_env_init(&env);
+    dump(&a, &env, help);
+    dump(&b, &env, yaml);
+    ck_assert_int_eq(a.status, 0);
+    ck_assert_msg(strncmp(a.out, "USAGE:\n  coder-cfg dump ", 24) == 0,
+                  "starts %.40s", a.out);
+    ck_assert_ptr_null(strstr(a.out, "usage:"));
+    ck_assert_ptr_nonnull(strstr(a.out, "\nDUMP OPTIONS:\n"));
+    ck_assert_ptr_nonnull(strstr(a.out, "\n  -o, --output "
+                                 "json|yaml|table|env (default: json)\n"));
+    ck_assert_ptr_nonnull(strstr(a.out, "\n      --show-secrets bool\n"));
+    ck_assert_ptr_nonnull(strstr(a.out, "the config object stays whole"));
+    ck_assert_int_eq(b.status, 2);
+    ck_assert_str_eq(b.err, "coder-cfg: --changed cannot be used with "
+                     "--output yaml: the YAML is always a whole config file "
+                     "(use --output env or table to see only the changed "
+                     "options)\n");
+    res_release(&a);
+    res_release(&b);
+    tu_env_release(&env);
+}
+END_TEST
+
 static Suite *
 dump_suite(void)
 {
@@ -761,6 +791,7 @@ dump_suite(void)
     tcase_add_test(tc, env_output_quotes_for_the_shell);
     tcase_add_test(tc, bad_output_format_is_rejected);
     tcase_add_test(tc, table_escapes_control_bytes_and_pads_by_characters);
+    tcase_add_test(tc, help_describes_dumps_own_flags_once);
     tcase_add_test(tc, deprecated_address_shows_where_the_server_listens);
     tcase_add_test(tc,
                    external_auth_env_shows_in_config_but_never_its_secret);

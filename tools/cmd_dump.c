@@ -24,11 +24,21 @@ static const char *const output_choices[] = {
     "json", "yaml", "table", "env", NULL
 };
 
+/* Help lists dump's own flags in a section of their own. */
+static const struct opt_group dump_group = {
+    .name = "Dump",
+    .description = "What dump prints, and in which format.",
+};
+
 /* dump's own flags, plus the root --global-config it must accept. */
 static const struct opt_desc dump_options[] = {
     {
         .name = "Dump Output",
-        .description = "The format: json, yaml, table or env.",
+        .group = &dump_group,
+        .description = "The format: json (the options and the config "
+            "object, with each value's origin), yaml (a config file that "
+            "reads back to the same values), table (one row per option) "
+            "or env (CODER_ variables, quoted for a shell).",
         .flag = "output",
         .shorthand = "o",
         .def = "json",
@@ -37,13 +47,19 @@ static const struct opt_desc dump_options[] = {
     },
     {
         .name = "Dump Changed",
-        .description = "Only the options that are not at their default.",
+        .group = &dump_group,
+        .description = "Only the options set by a flag, the environment or "
+            "the config file. With json this filters options[]; the config "
+            "object stays whole. Not available with yaml, which is always "
+            "a whole config file.",
         .flag = "changed",
         .type = OPT_BOOL,
     },
     {
         .name = "Dump Show Secrets",
-        .description = "Print secret values too.",
+        .group = &dump_group,
+        .description = "Print secret values too; without it they show only "
+            "as set or not set.",
         .flag = "show-secrets",
         .type = OPT_BOOL,
     },
@@ -64,8 +80,8 @@ static const struct opt_desc dump_options[] = {
 };
 
 static const char usage[] =
-    "usage: coder-cfg dump [--output json|yaml|table|env] [--changed]\n"
-    "                      [--show-secrets] [server flags]\n";
+    "coder-cfg dump [--output json|yaml|table|env] [--changed]\n"
+    "               [--show-secrets] [server flags]\n";
 
 /* What the writers need besides the set. */
 struct dump {
@@ -422,8 +438,9 @@ check_args(struct dump *dp, const char *output)
     if (nargs > 0)
         return 2;
     if (dp->changed && util_ascii_ieq(output, "yaml")) {
-        fputs("coder-cfg: --changed does not apply to --output yaml\n",
-              stderr);
+        fputs("coder-cfg: --changed cannot be used with --output yaml: "
+              "the YAML is always a whole config file (use --output env "
+              "or table to see only the changed options)\n", stderr);
         return 2;
     }
     return 0;
