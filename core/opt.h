@@ -386,7 +386,10 @@ json_t *opt_set_options_json(const struct opt_set *set, unsigned flags);
  * The YAML document of --write-config and dump --output yaml (section 6):
  * options in name order, nested under their groups, each with its
  * description and "(default: ..., type: ...)" comment.  Reading it back
- * gives the same values.
+ * gives the same values.  Unlike serpent, a deprecated option is left
+ * out when it shares its value with a replacement or is at its default,
+ * so that reading the file back draws no deprecation warning for values
+ * the operator never gave.
  */
 int opt_set_write_yaml(const struct opt_set *set, struct buf *out);
 

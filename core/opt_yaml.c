@@ -312,6 +312,30 @@ write_mapping(const struct opt_set *set, const struct ytree *t,
     return rc;
 }
 
+/*
+ * A deprecated option left out of the YAML: one that shares its value
+ * with a replacement (which writes it), or one at its default (which
+ * reading back gives anyway).  Either way the file reads back to the
+ * same values, without deprecation warnings for what the operator never
+ * wrote.  serpent writes them all; this is the one place we differ.
+ */
+static bool
+alias_adds_nothing(const struct opt_set *set, int i)
+{
+    const struct opt_desc *d = opt_set_desc(set, i);
+
+    if (d->use_instead == NULL || d->use_instead[0] == NULL)
+        return false;
+    for (size_t k = 0; d->use_instead[k] != NULL; k++) {
+        int r = opt_set_find(set, d->use_instead[k]);
+        const char *p = r >= 0 ? opt_set_desc(set, r)->json_path : NULL;
+
+        if (p != NULL && strcmp(p, d->json_path) == 0)
+            return true;
+    }
+    return optval_is_default(opt_set_value(set, i), d);
+}
+
 int
 opt_set_write_yaml(const struct opt_set *set, struct buf *out)
 {
@@ -328,7 +352,8 @@ opt_set_write_yaml(const struct opt_set *set, struct buf *out)
     rc = 0;
     for (size_t k = 0; rc == 0 && k < n; k++) {
         d = opt_set_desc(set, order[k].i);
-        if (d->yaml != NULL && d->json_path != NULL)
+        if (d->yaml != NULL && d->json_path != NULL &&
+            !alias_adds_nothing(set, order[k].i))
             rc = tree_place(&t, d, order[k].i);
     }
     if (rc == 0)

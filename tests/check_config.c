@@ -627,8 +627,12 @@ START_TEST(yaml_round_trips_through_the_resolver)
         va = optval_json(opt_set_value(a, (int)i), d);
         vb = optval_json(opt_set_value(b, (int)i), d);
         ck_assert_msg(json_equal(va, vb), "\"%s\" changed", d->name);
-        ck_assert_msg(opt_set_source(b, (int)i) == OPT_SRC_YAML,
-                      "\"%s\" not from yaml", d->name);
+
+        /* A deprecated option at its default is left out of the file. */
+        if (d->use_instead == NULL ||
+            !optval_is_default(opt_set_value(a, (int)i), d))
+            ck_assert_msg(opt_set_source(b, (int)i) == OPT_SRC_YAML,
+                          "\"%s\" not from yaml", d->name);
         json_decref(va);
         json_decref(vb);
     }

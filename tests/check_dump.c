@@ -762,6 +762,43 @@ START_TEST(help_describes_dumps_own_flags_once)
 }
 END_TEST
 
+START_TEST(written_config_reads_back_without_deprecation_warnings)
+{
+    char *dir = tu_tmpdir();
+    const char *to_yaml[] = { "-o", "yaml", NULL };
+    const char *to_env[] = { "-o", "env", NULL };
+    const char *args[] = { "--config", NULL, "-o", "table", NULL };
+    struct tu_env env;
+    struct res y, e, back;
+    char *file;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_EMAIL_FROM", "ops@example.test");
+    dump(&y, &env, to_yaml);
+    dump(&e, &env, to_env);
+    ck_assert_int_eq(y.status + e.status, 0);
+    ck_assert_ptr_null(strstr(y.out, "redirectHTTP:"));
+    ck_assert_ptr_nonnull(strstr(e.out, "\nCODER_EMAIL_FROM='"));
+    ck_assert_ptr_null(strstr(e.out, "CODER_NOTIFICATIONS_EMAIL_FROM"));
+    ck_assert_ptr_null(strstr(e.out, "CODER_TLS_REDIRECT_HTTP_TO_HTTPS"));
+    file = write_in(dir, "w.yaml", y.out);
+    args[1] = file;
+    tu_env_release(&env);
+    tu_env_init(&env);
+    dump(&back, &env, args);
+    ck_assert_int_eq(back.status, 0);
+    ck_assert_str_eq(back.err, "");
+    ck_assert_ptr_nonnull(strstr(line_of(back.out, "Email: From Address"),
+                                 "ops@example.test"));
+    res_release(&y);
+    res_release(&e);
+    res_release(&back);
+    tu_env_release(&env);
+    free(file);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *
 dump_suite(void)
 {
@@ -792,6 +829,7 @@ dump_suite(void)
     tcase_add_test(tc, bad_output_format_is_rejected);
     tcase_add_test(tc, table_escapes_control_bytes_and_pads_by_characters);
     tcase_add_test(tc, help_describes_dumps_own_flags_once);
+    tcase_add_test(tc, written_config_reads_back_without_deprecation_warnings);
     tcase_add_test(tc, deprecated_address_shows_where_the_server_listens);
     tcase_add_test(tc,
                    external_auth_env_shows_in_config_but_never_its_secret);

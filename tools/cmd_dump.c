@@ -354,22 +354,34 @@ shell_quote(const char *s, struct buf *out)
     return rc == 0 ? buf_addc(out, '\'') : rc;
 }
 
-/* A deprecated alias whose value another option already prints. */
+/*
+ * A deprecated option that env output leaves out: one at its default
+ * (setting it would only draw a warning, and for the redirect option
+ * change what the server does), or one whose value a replacement
+ * already carries.  Its replacement's line says everything.
+ */
 static bool
-is_shared_alias(const struct opt_set *set, int i)
+is_redundant_alias(const struct opt_set *set, int i, struct buf *a,
+                   struct buf *b)
 {
     const struct opt_desc *d = opt_set_desc(set, i);
-    size_t count = opt_set_count(set);
+    bool same = false;
 
-    if (d->use_instead == NULL || d->json_path == NULL)
+    if (d->use_instead == NULL || d->use_instead[0] == NULL)
         return false;
-    for (size_t j = 0; j < count; j++) {
-        const char *p = opt_set_desc(set, (int)j)->json_path;
+    if (!is_changed(set, i))
+        return true;
+    buf_reset(a);
+    if (env_text(set, i, a) != 0)
+        return false;
+    for (size_t k = 0; !same && d->use_instead[k] != NULL; k++) {
+        int r = opt_set_find(set, d->use_instead[k]);
 
-        if ((int)j != i && p != NULL && strcmp(p, d->json_path) == 0)
-            return true;
+        buf_reset(b);
+        same = r >= 0 && env_text(set, r, b) == 0 &&
+            strcmp(buf_str(a), buf_str(b)) == 0;
     }
-    return false;
+    return same;
 }
 
 static int
@@ -382,6 +394,10 @@ env_line(struct dump *dp, int i, struct buf *val)
         return buf_addf(&dp->out, "# %s is secret (%s)\n", d->env,
                         has_value(opt_set_value(dp->set, i)) ?
                         "set" : "not set");
+    if (d->type == OPT_HOSTPORT && opt_set_value(dp->set, i)->host[0] ==
+        '\0' && opt_set_value(dp->set, i)->port[0] == '\0')
+        return buf_addf(&dp->out, "# %s is empty; the environment "
+                        "cannot set an empty host:port\n", d->env);
     buf_reset(val);
     rc = env_text(dp->set, i, val);
     if (rc == 0)
@@ -397,19 +413,21 @@ write_env(struct dump *dp)
     size_t n;
     int *idx = rows(dp, &n);
     int rc = idx != NULL ? 0 : ERR_NOMEM;
-    struct buf val;
+    struct buf val, other;
 
     buf_init(&val);
+    buf_init(&other);
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct opt_desc *d = opt_set_desc(dp->set, idx[k]);
 
         if (d->env == NULL ||
             opt_set_source(dp->set, idx[k]) == OPT_SRC_NONE ||
-            is_shared_alias(dp->set, idx[k]))
+            is_redundant_alias(dp->set, idx[k], &val, &other))
             continue;
         rc = env_line(dp, idx[k], &val);
     }
     buf_release(&val);
+    buf_release(&other);
     free(idx);
     return rc;
 }
