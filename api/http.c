@@ -31,6 +31,15 @@
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT 120
 #define LISTEN_BACKLOG 4096
+/*
+ * Each connection's memory pool: it holds the request line and headers
+ * and our response headers (bodies are sent from their own buffers).
+ * libmicrohttpd clears the whole pool between requests, so its size is
+ * paid on every request.  16 KiB takes request headers of up to about
+ * 7.5 KiB in all (nginx's default line limit is 8 KiB); larger ones get
+ * 431.  Go's server would take up to 1 MiB.
+ */
+#define CONN_MEMORY 16384
 
 /* --- replies ------------------------------------------------------------- */
 
@@ -321,16 +330,60 @@ pipeline(struct api_request *rq)
     route(rq);
 }
 
+/*
+ * A request's state is a few kilobytes, past the sizes malloc serves from
+ * its per-thread caches.  Each worker thread keeps one spare instead, with
+ * room for a path of SPARE_PATH bytes; a longer path gets its own block.
+ */
+#define SPARE_PATH 480
+
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static bool spare_ok;
+
+static void
+spare_key_make(void)
+{
+    /* The thread's spare is freed when the thread ends. */
+    spare_ok = pthread_key_create(&spare_key, free) == 0;
+}
+
+static struct api_request *
+request_alloc(size_t len)
+{
+    struct api_request *rq;
+
+    pthread_once(&spare_once, spare_key_make);
+    if (!spare_ok || len > SPARE_PATH)
+        return malloc(sizeof(*rq) + len + 1);
+    rq = pthread_getspecific(spare_key);
+    if (rq != NULL)
+        pthread_setspecific(spare_key, NULL);
+    else
+        rq = malloc(sizeof(*rq) + SPARE_PATH + 1);
+    return rq;
+}
+
+static void
+request_free(struct api_request *rq)
+{
+    if (rq->spare_size && pthread_getspecific(spare_key) == NULL &&
+        pthread_setspecific(spare_key, rq) == 0)
+        return;
+    free(rq);
+}
+
 static struct api_request *
 request_new(struct api_listener *l, struct MHD_Connection *conn,
             const char *url, const char *method)
 {
     size_t len = strlen(url);
-    struct api_request *rq = malloc(sizeof(*rq) + len + 1);
+    struct api_request *rq = request_alloc(len);
 
     if (rq == NULL)
         return NULL;
     memset(rq, 0, API_REQUEST_CLEARED);
+    rq->spare_size = spare_ok && len <= SPARE_PATH;
     rq->srv = l->srv;
     rq->listener = l;
     rq->conn = conn;
@@ -408,7 +461,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 }
 
 static void
-log_request(const struct api_request *rq, int64_t took)
+log_request(struct api_request *rq, int64_t took)
 {
     enum api_log_level level = rq->status >= 500 ? API_LOG_WARN
                                                  : API_LOG_DEBUG;
@@ -422,7 +475,8 @@ log_request(const struct api_request *rq, int64_t took)
     api_log_write(rq->srv->log, level, "api", "request",
                   "method", rq->method, "path", rq->path,
                   "status", status, "latency", latency,
-                  "request_id", rq->request_id, "remote_addr", rq->client,
+                  "request_id", rq->request_id, "remote_addr",
+                  api_client_text(rq),
                   "user", rq->authed ? rq->auth.user.username : NULL,
                   (const char *)NULL);
 }
@@ -444,7 +498,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **state,
     atomic_fetch_sub(&rq->srv->inflight, 1);
     reply_reset(rq);
     buf_release(&rq->body);
-    free(rq);
+    request_free(rq);
 }
 
 /* --- listeners ----------------------------------------------------------- */
@@ -612,6 +666,7 @@ start_daemon(struct api_listener *l, unsigned threads, struct err *e)
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);

@@ -109,8 +109,10 @@ struct api_request {
     unsigned method_bit;
     int64_t started;
     char request_id[UTIL_UUID_LEN + 1];
-    char client[NETADDR_TEXT_MAX];  /* after trusted-proxy processing */
-    char rate_ip[NETADDR_TEXT_MAX];
+    struct netaddr peer;            /* after trusted-proxy processing */
+    bool peer_known;                /* false: the address is "unknown" */
+    bool client_ready;              /* client below holds peer's text */
+    bool spare_size;                /* a thread's spare may keep it */
 
     /* The request body (CSP reports only). */
     struct buf body;
@@ -140,6 +142,7 @@ struct api_request {
      */
     struct engine_auth auth;
     struct store_user target;
+    char client[NETADDR_TEXT_MAX];
     char arena[API_ARENA];
 
     char path[];                    /* cleaned request path */
@@ -208,6 +211,10 @@ bool api_mw_user_param(struct api_request *rq);
 
 /* Finds the client address (trusted proxies) for rq. */
 void api_client_address(struct api_request *rq);
+
+/* The client address as text ("unknown" when there is none), formatted
+ * on first use. */
+const char *api_client_text(struct api_request *rq);
 
 /* --- answers (handlers.c) ------------------------------------------------ */
 

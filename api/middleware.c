@@ -45,26 +45,35 @@ api_client_address(struct api_request *rq)
 {
     const struct api_server *srv = rq->srv;
     const union MHD_ConnectionInfo *ci;
-    struct netaddr peer;
+    struct netaddr *peer = &rq->peer;
     size_t i;
 
     ci = MHD_get_connection_info(rq->conn,
                                  MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || !netaddr_from_sockaddr(ci->client_addr, &peer)) {
-        snprintf(rq->client, sizeof(rq->client), "unknown");
-        snprintf(rq->rate_ip, sizeof(rq->rate_ip), "unknown");
+    if (ci == NULL || !netaddr_from_sockaddr(ci->client_addr, peer))
         return;
-    }
-    if (trusted_peer(srv, &peer)) {
-        for (i = 0; i < srv->ntrusted_headers; i++) {
-            const char *name = srv->trusted_headers[i];
+    rq->peer_known = true;
+    if (srv->norigins == 0 || !trusted_peer(srv, peer))
+        return;
+    for (i = 0; i < srv->ntrusted_headers; i++) {
+        const char *name = srv->trusted_headers[i];
 
-            if (netaddr_from_header(name, req_header(rq, name), &peer))
-                break;
-        }
+        if (netaddr_from_header(name, req_header(rq, name), peer))
+            break;
     }
-    netaddr_text(&peer, rq->client);
-    netaddr_rate_text(&peer, rq->rate_ip);
+}
+
+const char *
+api_client_text(struct api_request *rq)
+{
+    if (rq->client_ready)
+        return rq->client;
+    if (rq->peer_known)
+        netaddr_text(&rq->peer, rq->client);
+    else
+        snprintf(rq->client, sizeof(rq->client), "unknown");
+    rq->client_ready = true;
+    return rq->client;
 }
 
 /* --- redirect to the access URL (api-behavior.md 1.10) ------------------- */
@@ -210,7 +219,7 @@ verify(struct api_request *rq, struct auth_refusal *ref, struct err *e)
     }
 
     memset(&opt, 0, sizeof(opt));
-    opt.ip = rq->client;
+    opt.ip = api_client_text(rq);
     opt.disable_expiry_refresh = rq->srv->disable_expiry_refresh;
     rc = engine_token_verify(rq->srv->en, token, &opt, &rq->auth, e);
     if (rc < 0)
@@ -307,13 +316,32 @@ bypass(struct api_request *rq)
     return true;
 }
 
+/*
+ * Coder keys its limiter by "<ip>:<path>".  The same key in bytes: a
+ * known/unknown byte, the address as netaddr_rate_key groups it, then the
+ * path, cut if it is absurdly long.  Returns the key's length.
+ */
+static size_t
+rate_key(const struct api_request *rq, char *key, size_t size)
+{
+    size_t path = strlen(rq->path);
+
+    memset(key, 0, 17);
+    key[0] = rq->peer_known ? 1 : 0;
+    if (rq->peer_known)
+        netaddr_rate_key(&rq->peer, (unsigned char *)key + 1);
+    if (path > size - 17)
+        path = size - 17;
+    memcpy(key + 17, rq->path, path);
+    return 17 + path;
+}
+
 bool
 api_mw_ratelimit(struct api_request *rq)
 {
     struct ratelimit_verdict v;
-    char key[NETADDR_TEXT_MAX + 1024];
-    size_t ip = strlen(rq->rate_ip);
-    size_t path = strlen(rq->path);
+    char key[17 + 1024];
+    size_t len;
     char window[40];
     char msg[160];
 
@@ -322,13 +350,8 @@ api_mw_ratelimit(struct api_request *rq)
     if (auth_parse_bool(req_header(rq, BYPASS_HEADER)))
         return bypass(rq);
 
-    /* "<ip>:<path>", the path cut if it is absurdly long. */
-    if (path > sizeof(key) - ip - 1)
-        path = sizeof(key) - ip - 1;
-    memcpy(key, rq->rate_ip, ip);
-    key[ip] = ':';
-    memcpy(key + ip + 1, rq->path, path);
-    ratelimit_take(rq->srv->rl, key, ip + 1 + path, util_now_ns(), &v);
+    len = rate_key(rq, key, sizeof(key));
+    ratelimit_take(rq->srv->rl, key, len, util_now_ns(), &v);
     limit_headers(rq, &v);
     if (v.allowed)
         return true;

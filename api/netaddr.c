@@ -59,11 +59,32 @@ netaddr_parse(const char *text, struct netaddr *out)
     return inet_pton(AF_INET6, text, out->b) == 1;
 }
 
+/* Dotted IPv4 by hand: inet_ntop formats it through sprintf. */
+static void
+v4_text(const unsigned char four[4], char *out)
+{
+    size_t w = 0;
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        unsigned v = four[i];
+
+        if (i > 0)
+            out[w++] = '.';
+        if (v >= 100)
+            out[w++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[w++] = (char)('0' + v / 10 % 10);
+        out[w++] = (char)('0' + v % 10);
+    }
+    out[w] = '\0';
+}
+
 void
 netaddr_text(const struct netaddr *a, char out[NETADDR_TEXT_MAX])
 {
     if (is_v4(a))
-        inet_ntop(AF_INET, a->b + 12, out, NETADDR_TEXT_MAX);
+        v4_text(a->b + 12, out);
     else
         inet_ntop(AF_INET6, a->b, out, NETADDR_TEXT_MAX);
 }
@@ -76,6 +97,14 @@ netaddr_rate_text(const struct netaddr *a, char out[NETADDR_TEXT_MAX])
     if (!is_v4(a))
         memset(cut.b + 8, 0, 8);
     netaddr_text(&cut, out);
+}
+
+void
+netaddr_rate_key(const struct netaddr *a, unsigned char out[16])
+{
+    memcpy(out, a->b, 16);
+    if (!is_v4(a))
+        memset(out + 8, 0, 8);
 }
 
 int

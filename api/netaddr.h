@@ -40,6 +40,12 @@ void netaddr_text(const struct netaddr *a, char out[NETADDR_TEXT_MAX]);
 void netaddr_rate_text(const struct netaddr *a, char out[NETADDR_TEXT_MAX]);
 
 /*
+ * The same grouping as 16 bytes, for a rate-limit key: two addresses
+ * share a key exactly when their rate-limit texts are equal.
+ */
+void netaddr_rate_key(const struct netaddr *a, unsigned char out[16]);
+
+/*
  * Parses "10.0.0.0/8" or "fd00::/8" (Go's net.ParseCIDR).  ERR_INVALID
  * with the text quoted in e otherwise.
  */
