@@ -166,11 +166,17 @@ cors_preflight(struct api_request *rq, const char *method)
 bool
 api_mw_cors(struct api_request *rq)
 {
-    const char *origin = req_header(rq, "Origin");
-    const char *want = req_header(rq, "Access-Control-Request-Method");
+    bool preflight = rq->method_bit == ROUTER_OPTIONS;
+    const char *origin = NULL;
+    const char *want = NULL;
 
-    if (rq->method_bit == ROUTER_OPTIONS && origin != NULL &&
-        want != NULL) {
+    /* Most requests need neither header: skip the look-ups then. */
+    if (preflight || rq->srv->allow_cors)
+        origin = req_header(rq, "Origin");
+    if (preflight && origin != NULL)
+        want = req_header(rq, "Access-Control-Request-Method");
+
+    if (want != NULL) {
         cors_preflight(rq, want);
         return false;
     }
