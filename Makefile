@@ -117,6 +117,7 @@ API_SRCS := \
 	api/handlers.c \
 	api/http.c \
 	api/log.c \
+	api/metrics.c \
 	api/middleware.c \
 	api/netaddr.c \
 	api/ratelimit.c \
@@ -205,8 +206,8 @@ $(B)/tests/check_postgres: $(B)/tests/check_postgres.o $(PG_OBJS) \
 $(B)/tests/check_engine: $(B)/tests/check_engine.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_dump: $(B)/tests/check_dump.o $(BASE_OBJS) $(TEST_UTIL)
-API_PART_OBJS := $(call objs,api/auth.c api/gojson.c api/netaddr.c \
-	api/ratelimit.c api/router.c api/semver.c api/values.c)
+API_PART_OBJS := $(call objs,api/auth.c api/gojson.c api/metrics.c \
+	api/netaddr.c api/ratelimit.c api/router.c api/semver.c api/values.c)
 $(B)/tests/check_api_parts: $(B)/tests/check_api_parts.o \
 	$(API_PART_OBJS) $(BASE_OBJS)
 $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \

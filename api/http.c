@@ -23,6 +23,7 @@
 
 #include "api/internal.h"
 #include "api/log.h"
+#include "api/metrics.h"
 #include "core/deployment.h"
 #include "core/jsonx.h"
 #include "core/banned.h"
@@ -316,6 +317,7 @@ route(struct api_request *rq)
         api_header(rq, "Allow", text);
         api_reply_empty(rq, 405);
     } else {
+        rq->route = rt;
         ((const struct api_handler *)rt->handler)->fn(rq);
     }
 }
@@ -481,11 +483,36 @@ log_request(struct api_request *rq, int64_t took)
                   (const char *)NULL);
 }
 
+/*
+ * Counts an answered request under its route pattern.  A request answered
+ * before the router got to its route (a refusal, a redirect, a 404) is
+ * matched by path alone here, off the common path.
+ */
+static void
+count_request(struct api_request *rq, int64_t took)
+{
+    struct router_match *m = &rq->match;
+    const struct router_route *rt = rq->route;
+    unsigned allow;
+    size_t ngroups;
+
+    if (rt == NULL && m->group == NULL) {
+        const struct router_group *groups = api_routes(&ngroups);
+
+        router_group_find(groups, ngroups, rq->path, m);
+    }
+    if (rt == NULL && m->group != NULL)
+        rt = router_route_find(m, ~0u, &allow);
+    api_metrics_count(rq->srv->metrics, m->group, rt, rq->method_bit,
+                      rq->status, took);
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **state,
              enum MHD_RequestTerminationCode toe)
 {
     struct api_request *rq = *state;
+    int64_t took;
 
     (void)cls;
     (void)conn;
@@ -493,8 +520,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **state,
     if (rq == NULL)
         return;
     *state = NULL;
-    if (rq->queued)
-        log_request(rq, util_mono_ns() - rq->started);
+    if (rq->queued) {
+        took = util_mono_ns() - rq->started;
+        log_request(rq, took);
+        if (rq->srv->metrics != NULL)
+            count_request(rq, took);
+    }
     atomic_fetch_sub(&rq->srv->inflight, 1);
     reply_reset(rq);
     buf_release(&rq->body);
@@ -759,13 +790,43 @@ hostport_text(const struct opt_value *v, char *out, size_t size)
              v->port);
 }
 
+/*
+ * With --prometheus-enable: the counters, then their own listener.  The
+ * counters exist before any API listener starts, so no request misses
+ * them.
+ */
+static int
+open_metrics(struct api_server *srv, struct err *e)
+{
+    const struct router_group *groups;
+    char addr[320];
+    size_t ngroups;
+    int fd = -1;
+    int rc;
+
+    if (!opt_set_bool(srv->set, "Prometheus Enable"))
+        return 0;
+    groups = api_routes(&ngroups);
+    srv->metrics = api_metrics_new(groups, ngroups, &srv->inflight);
+    if (srv->metrics == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    hostport_text(opt_set_get(srv->set, "Prometheus Address"), addr,
+                  sizeof(addr));
+    rc = open_socket(addr, &fd, e);
+    if (rc == 0)
+        rc = api_metrics_start(srv->metrics, fd, e);
+    return rc;
+}
+
 int
 api_http_open(struct api_server *srv, unsigned threads, struct err *e)
 {
     const char *http = opt_set_str(srv->set, "HTTP Address");
     char tls[320];
-    int rc = 0;
+    int rc = open_metrics(srv, e);
 
+    if (rc < 0)
+        return rc;
     if (threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -810,4 +871,8 @@ api_http_close(struct api_server *srv)
         memset(l, 0, sizeof(*l));
     }
     srv->nlisteners = 0;
+
+    /* No request can be counted any more. */
+    api_metrics_free(srv->metrics);
+    srv->metrics = NULL;
 }

@@ -42,6 +42,7 @@ struct api_listener {
     char *key;
 };
 
+struct api_metrics;
 struct api_stats;
 struct updatecheck;
 
@@ -89,6 +90,7 @@ struct api_server {
     struct api_listener listeners[2];
     size_t nlisteners;
     atomic_long inflight;
+    struct api_metrics *metrics;    /* NULL: Prometheus is off */
 };
 
 /* Extra response headers collected while a request is handled. */
@@ -121,6 +123,7 @@ struct api_request {
     /* Authentication state; auth and target mean something once set. */
     bool authed;
     struct router_match match;
+    const struct router_route *route;   /* once the router found it */
 
     /* The reply. */
     bool queued;
@@ -184,10 +187,16 @@ void api_reply_internal(struct api_request *rq, const char *detail);
 
 /* --- listeners (http.c) ------------------------------------------------ */
 
-/* Opens the HTTP and TLS listeners the options ask for. */
+/*
+ * Opens the HTTP and TLS listeners the options ask for, and with
+ * --prometheus-enable the metrics and their listener (api/metrics.h).
+ */
 int api_http_open(struct api_server *srv, unsigned threads, struct err *e);
 
-/* Stops accepting, waits a second at most for running requests, stops. */
+/*
+ * Stops accepting, waits a second at most for running requests, stops;
+ * then stops and frees the metrics.
+ */
 void api_http_close(struct api_server *srv);
 
 /* A new random (version 4) UUID for a request id, from a per-thread pool

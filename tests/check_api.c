@@ -1119,6 +1119,102 @@ START_TEST(thousand_keep_alive_connections_are_served)
 }
 END_TEST
 
+/* --- Prometheus metrics -------------------------------------------------- */
+
+/* The body of GET /metrics on port, which must answer 200 in text form. */
+static char *
+scrape(int port)
+{
+    char url[64];
+    struct tu_resp r;
+    char *text;
+    char *ctype;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    ck_assert_int_eq(tu_http("GET", url, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ctype = tu_header(&r, "Content-Type");
+    ck_assert_ptr_nonnull(ctype);
+    ck_assert_ptr_nonnull(strstr(ctype, "text/plain; version=0.0.4"));
+    free(ctype);
+    text = strdup(r.body);
+    ck_assert_ptr_nonnull(text);
+    tu_resp_release(&r);
+    return text;
+}
+
+static void
+assert_line(const char *text, const char *line)
+{
+    ck_assert_msg(strstr(text, line) != NULL, "no line \"%s\" in:\n%s",
+                  line, text);
+}
+
+START_TEST(metrics_count_requests_by_route_pattern)
+{
+    int mport = tu_free_port();
+    char addr[32];
+    char *args[] = { (char *)"--prometheus-enable",
+                     (char *)"--prometheus-address", addr, NULL };
+    struct tu_server s;
+    struct tu_resp r;
+    char url[64];
+    char path[128];
+    char *token;
+    char *text;
+    int i;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", mport);
+    start_with(&s, args, NULL);
+    token = tu_user_token(&s, "olive", "owner", "", NULL);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", NULL, NULL, &r), 0);
+        tu_resp_release(&r);
+    }
+    ck_assert_int_eq(tu_get(&s, "/api/v2/users/olive/keys/tokens/"
+                            "tokenconfig", token, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_resp_release(&r);
+    snprintf(path, sizeof(path), "/api/v2/users/me/keys/tokens/tokenconfig"
+             "?coder_session_token=%s", token);
+    ck_assert_int_eq(tu_get(&s, path, NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_resp_release(&r);
+    ck_assert_int_eq(tu_get(&s, "/api/v2/deployment/config", NULL, NULL,
+                            &r), 0);
+    tu_resp_release(&r);
+
+    /* Patterns, never the user's name or token. */
+    text = scrape(mport);
+    assert_line(text, "coderd_api_requests_processed_total{code=\"200\","
+                "method=\"GET\",path=\"/api/v2/buildinfo\"} 3\n");
+    assert_line(text, "coderd_api_requests_processed_total{code=\"200\","
+                "method=\"GET\",path=\"/api/v2/users/{user}/keys/tokens/"
+                "tokenconfig\"} 2\n");
+    assert_line(text, "coderd_api_requests_processed_total{code=\"401\","
+                "method=\"GET\",path=\"/api/v2/deployment/config\"} 1\n");
+    assert_line(text, "coderd_api_request_latencies_seconds_count{"
+                "method=\"GET\",path=\"/api/v2/buildinfo\"} 3\n");
+    assert_line(text, "coderd_api_request_latencies_seconds_bucket{"
+                "method=\"GET\",path=\"/api/v2/buildinfo\",le=\"+Inf\"} "
+                "3\n");
+    assert_line(text, "\ncoderd_api_concurrent_requests ");
+    assert_line(text, "\nprocess_resident_memory_bytes ");
+    assert_line(text, "\nprocess_start_time_seconds ");
+    ck_assert_ptr_null(strstr(text, token));
+    ck_assert_ptr_null(strstr(text, "olive"));
+    ck_assert_ptr_null(strstr(text, "/users/me"));
+    free(text);
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/other", mport);
+    ck_assert_int_eq(tu_http("GET", url, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 404);
+    tu_resp_release(&r);
+    free(token);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -1165,6 +1261,7 @@ api_suite(void)
     tcase_add_test(own, updatecheck_same_release_is_current);
     tcase_add_test(own, updatecheck_feed_down_answers_current_without_delay);
     tcase_add_test(own, thousand_keep_alive_connections_are_served);
+    tcase_add_test(own, metrics_count_requests_by_route_pattern);
     tcase_set_timeout(own, 120);
     suite_add_tcase(s, own);
     return s;

@@ -5,11 +5,13 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/auth.h"
 #include "api/gojson.h"
+#include "api/metrics.h"
 #include "api/netaddr.h"
 #include "api/ratelimit.h"
 #include "api/router.h"
@@ -367,6 +369,102 @@ START_TEST(netaddr_cidr_matching_both_families)
 }
 END_TEST
 
+START_TEST(netaddr_v4_text_and_rate_keys)
+{
+    static const char *const v4[] = { "0.0.0.0", "9.10.99.100",
+                                      "255.255.255.255", "127.0.0.1" };
+    unsigned char k1[16], k2[16];
+    struct netaddr a, b;
+    char text[NETADDR_TEXT_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+        ck_assert(netaddr_parse(v4[i], &a));
+        netaddr_text(&a, text);
+        ck_assert_str_eq(text, v4[i]);
+    }
+
+    /* One /64 shares a key; another /64 or a v4 neighbour does not. */
+    ck_assert(netaddr_parse("2001:db8:1:2::1", &a));
+    ck_assert(netaddr_parse("2001:db8:1:2:ffff::9", &b));
+    netaddr_rate_key(&a, k1);
+    netaddr_rate_key(&b, k2);
+    ck_assert_mem_eq(k1, k2, 16);
+    ck_assert(netaddr_parse("2001:db8:1:3::1", &b));
+    netaddr_rate_key(&b, k2);
+    ck_assert(memcmp(k1, k2, 16) != 0);
+    ck_assert(netaddr_parse("10.0.0.1", &a));
+    ck_assert(netaddr_parse("10.0.0.2", &b));
+    netaddr_rate_key(&a, k1);
+    netaddr_rate_key(&b, k2);
+    ck_assert(memcmp(k1, k2, 16) != 0);
+}
+END_TEST
+
+/* --- metrics ------------------------------------------------------------- */
+
+static char *
+render(struct api_metrics *m)
+{
+    struct buf b;
+    char *text;
+
+    buf_init(&b);
+    ck_assert_int_eq(api_metrics_render(m, &b), 0);
+    text = buf_take(&b, NULL);
+    buf_release(&b);
+    return text;
+}
+
+static void *
+count_many(void *m)
+{
+    int i;
+
+    for (i = 0; i < 1000; i++)
+        api_metrics_count(m, &t_groups[1], &r_user[0], ROUTER_GET, 200,
+                          2 * 1000 * 1000);
+    return NULL;
+}
+
+START_TEST(metrics_add_up_threads_under_route_patterns)
+{
+    atomic_long inflight = 3;
+    struct api_metrics *m = api_metrics_new(t_groups, 3, &inflight);
+    pthread_t t[2];
+    char *text;
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(pthread_create(&t[0], NULL, count_many, m), 0);
+    ck_assert_int_eq(pthread_create(&t[1], NULL, count_many, m), 0);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    api_metrics_count(m, &t_groups[2], NULL, ROUTER_GET, 404, 0);
+    api_metrics_count(m, NULL, NULL, 0, 299, INT64_C(60000000000));
+
+    text = render(m);
+    ck_assert_ptr_nonnull(strstr(text, "coderd_api_requests_processed_total"
+        "{code=\"200\",method=\"GET\",path=\"/api/v2/users/{user}/keys/"
+        "tokens/tokenconfig\"} 2000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "coderd_api_request_latencies_seconds"
+        "_bucket{method=\"GET\",path=\"/api/v2/users/{user}/keys/tokens/"
+        "tokenconfig\",le=\"0.001\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "le=\"0.005\"} 2000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "_sum{method=\"GET\",path=\"/api/"
+        "v2/users/{user}/keys/tokens/tokenconfig\"} 4.000000000\n"));
+    ck_assert_ptr_nonnull(strstr(text, "{code=\"404\",method=\"GET\","
+                                 "path=\"/api/v2/*\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "{code=\"other\",method=\"OTHER\","
+                                 "path=\"/*\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "path=\"/*\",le=\"30\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "path=\"/*\",le=\"+Inf\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\ncoderd_api_concurrent_requests 3"
+                                 "\n"));
+    free(text);
+    api_metrics_free(m);
+}
+END_TEST
+
 /* --- values -------------------------------------------------------------- */
 
 static char *
@@ -441,6 +539,8 @@ parts_suite(void)
     tcase_add_test(tc, netaddr_cidr_matching_both_families);
     tcase_add_test(tc, values_ssh_options_split_on_space_or_equals);
     tcase_add_test(tc, values_experiments_lowercase_and_star);
+    tcase_add_test(tc, netaddr_v4_text_and_rate_keys);
+    tcase_add_test(tc, metrics_add_up_threads_under_route_patterns);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
