@@ -126,10 +126,12 @@ start(struct api_server *srv, const struct api_server_options *o,
         rc = api_answers_build(srv, e);
     if (rc == 0)
         rc = api_stats_start(srv, o->replica, e);
-    if (rc == 0 && opt_set_bool(srv->set, "Update Check"))
-        rc = updatecheck_start(srv, o->update_check_url, e);
     if (rc == 0)
         rc = api_http_open(srv, o->threads, e);
+
+    /* Nothing goes out to the network before the listeners are open. */
+    if (rc == 0 && opt_set_bool(srv->set, "Update Check"))
+        rc = updatecheck_start(srv, o->update_check_url, e);
     return rc;
 }
 

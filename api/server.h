@@ -5,10 +5,11 @@
  * (already adjusted and checked by the caller, as `coder-cfg server`
  * does), builds the answers that never change while running (root,
  * buildinfo, deployment config, SSH config, experiments), computes the
- * first deployment stats, starts the background threads (stats refresh
- * and replica heartbeat, the update check when enabled) and only then
- * opens the listeners: plain HTTP on --http-address and, with
- * --tls-enable, HTTPS on --tls-address.
+ * first deployment stats, starts the stats refresh and replica heartbeat
+ * thread, opens the listeners (plain HTTP on --http-address and, with
+ * --tls-enable, HTTPS on --tls-address) and only then, when enabled,
+ * starts the update check, so that a server that cannot listen never
+ * reaches out to the network.
  *
  * Requests are served by libmicrohttpd's internal epoll thread pool; the
  * handlers only read shared state, or swap it under short locks.
