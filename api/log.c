@@ -170,14 +170,15 @@ plain_value(const char *v)
     return true;
 }
 
+/* v with control characters escaped (and quotes too when quoted). */
 static int
-add_quoted(struct buf *b, const char *v)
+add_escaped(struct buf *b, const char *v, bool quoted)
 {
     const unsigned char *p = (const unsigned char *)v;
-    int rc = buf_addc(b, '"');
+    int rc = 0;
 
     for (; rc == 0 && *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
+        if (quoted && (*p == '"' || *p == '\\'))
             rc = buf_addf(b, "\\%c", *p);
         else if (*p == '\n')
             rc = buf_adds(b, "\\n");
@@ -186,6 +187,16 @@ add_quoted(struct buf *b, const char *v)
         else
             rc = buf_addc(b, (char)*p);
     }
+    return rc;
+}
+
+static int
+add_quoted(struct buf *b, const char *v)
+{
+    int rc = buf_addc(b, '"');
+
+    if (rc == 0)
+        rc = add_escaped(b, v, true);
     return rc == 0 ? buf_addc(b, '"') : rc;
 }
 
@@ -230,8 +241,10 @@ write_human(const struct api_log *log, enum api_log_level level,
 
     buf_init_limit(&b, LOG_LINE_MAX);
     human_time(ts);
-    rc = buf_addf(&b, "%s [%s] %s: %s", ts, level_names[level], component,
-                  msg);
+    /* A message may quote outside text: it still takes one line. */
+    rc = buf_addf(&b, "%s [%s] %s: ", ts, level_names[level], component);
+    if (rc == 0)
+        rc = add_escaped(&b, msg, false);
     for (i = 0; rc == 0 && i + 1 < nkv; i += 2) {
         rc = buf_addf(&b, " %s=", kv[i]);
         if (rc == 0)
