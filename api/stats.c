@@ -22,6 +22,15 @@
 /* After a failed refresh, try again this soon (doubling up to interval). */
 #define RETRY_NS (INT64_C(1) * UTIL_NS_PER_SEC)
 
+/*
+ * Agent stats older than STATS_KEEP_NS are deleted, once at start and
+ * then every PRUNE_EVERY_NS.  The statistics read only the last 15
+ * minutes; thirty days keep a month of history for whoever reads the
+ * store directly, and bound its growth.
+ */
+#define STATS_KEEP_NS (INT64_C(30) * 24 * 3600 * UTIL_NS_PER_SEC)
+#define PRUNE_EVERY_NS (INT64_C(3600) * UTIL_NS_PER_SEC)
+
 struct api_stats {
     struct api_server *srv;
     pthread_t thread;
@@ -31,6 +40,7 @@ struct api_stats {
     int64_t interval;
     struct store_replica replica;
     bool has_replica;
+    bool can_prune;             /* false once the store said it cannot */
 };
 
 static json_t *
@@ -117,6 +127,24 @@ heartbeat(struct api_stats *st)
                       (const char *)NULL);
 }
 
+/* Deletes agent stats past the retention window. */
+static void
+prune(struct api_stats *st)
+{
+    struct api_server *srv = st->srv;
+    struct err e;
+    int rc;
+
+    err_clear(&e);
+    rc = engine_stats_prune(srv->en, util_now_ns() - STATS_KEEP_NS, &e);
+    if (rc == ERR_UNSUPPORTED)
+        st->can_prune = false;
+    else if (rc < 0 && api_log_enabled(srv->log, API_LOG_WARN))
+        api_log_write(srv->log, API_LOG_WARN, "server",
+                      "agent stats prune failed", "error", e.msg,
+                      (const char *)NULL);
+}
+
 /* Sleeps until deadline (monotonic ns) or stop; true when stopping. */
 static bool
 wait_until(struct api_stats *st, int64_t deadline)
@@ -148,17 +176,24 @@ stats_loop(void *arg)
     struct api_stats *st = arg;
     int64_t now = util_mono_ns();
     int64_t next_stats = now + st->interval;
-    int64_t next_beat = now + HEARTBEAT_NS;
+    int64_t next_beat = st->has_replica ? now + HEARTBEAT_NS : INT64_MAX;
+    int64_t next_prune = now + PRUNE_EVERY_NS;
     int64_t retry = RETRY_NS;
 
-    while (!wait_until(st, st->has_replica ? min64(next_stats, next_beat)
-                                           : next_stats)) {
+    prune(st);
+    while (!wait_until(st, min64(min64(next_stats, next_prune),
+                                 next_beat))) {
         struct err e;
 
         now = util_mono_ns();
-        if (st->has_replica && now >= next_beat) {
+        if (now >= next_beat) {
             heartbeat(st);
             next_beat = now + HEARTBEAT_NS;
+        }
+        if (now >= next_prune) {
+            if (st->can_prune)
+                prune(st);
+            next_prune = st->can_prune ? now + PRUNE_EVERY_NS : INT64_MAX;
         }
         if (now < next_stats)
             continue;
@@ -198,6 +233,7 @@ api_stats_start(struct api_server *srv, const struct store_replica *replica,
         return err_set(e, ERR_NOMEM, "out of memory");
     st->srv = srv;
     st->interval = refresh_interval(srv->set);
+    st->can_prune = true;
     if (replica != NULL) {
         st->replica = *replica;
         st->has_replica = true;
