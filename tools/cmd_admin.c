@@ -171,6 +171,12 @@ users_create(struct admin *a)
     rc = engine_roles_parse(opt_set_str(a->set, "Admin Roles"), &roles, &e);
     if (rc == 0)
         rc = engine_user_create(a->en, name, email, roles, &u, &e);
+
+    /* The engine's words for a bad address; the operator typed --email. */
+    if (rc == ERR_INVALID && strncmp(e.msg, "invalid email", 13) == 0) {
+        fprintf(stderr, "coder-cfg: invalid --email%s\n", e.msg + 13);
+        return 2;
+    }
     if (rc < 0)
         return fail(status_of(rc), e.msg);
     printf("%s\n", u.id);
@@ -350,6 +356,13 @@ tokens_delete(struct admin *a)
 
 /* --- dispatch ------------------------------------------------------------ */
 
+static bool
+is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+           strcmp(arg, "help") == 0;
+}
+
 struct verb {
     const char *name;
     int (*fn)(struct admin *a);
@@ -365,6 +378,10 @@ run(const struct verb *verbs, size_t n, const char *usage, int argc,
     size_t i;
     int status;
 
+    if (argc > 0 && is_help(argv[0])) {
+        fputs(usage, stdout);
+        return 0;
+    }
     for (i = 0; argc > 0 && i < n; i++) {
         if (strcmp(argv[0], verbs[i].name) == 0)
             v = &verbs[i];

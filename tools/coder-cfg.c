@@ -40,7 +40,7 @@ main(int argc, char **argv, char **envp)
         return cmd_users(argc - 2, argv + 2, envp);
     if (strcmp(cmd, "tokens") == 0)
         return cmd_tokens(argc - 2, argv + 2, envp);
-    if (strcmp(cmd, "version") == 0) {
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("%s\n", deployment_version());
         return 0;
     }
