@@ -133,7 +133,8 @@ TOOL_SRCS := \
 	tools/cmd_dump.c \
 	tools/cmd_dump_store.c \
 	tools/cmd_server.c \
-	tools/coder-cfg.c
+	tools/coder-cfg.c \
+	tools/sigwatch.c
 
 TESTS := \
 	check_api \
@@ -148,6 +149,7 @@ TESTS := \
 	check_optval \
 	check_options_table \
 	check_postgres \
+	check_server \
 	check_store
 
 objs = $(patsubst %.c,$(B)/%.o,$(1))
@@ -212,6 +214,8 @@ $(B)/tests/check_api_parts: $(B)/tests/check_api_parts.o \
 	$(API_PART_OBJS) $(BASE_OBJS)
 $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \
 	$(TEST_UTIL)
+$(B)/tests/check_server: $(B)/tests/check_server.o $(STORE_OBJS) \
+	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_cluster: $(B)/tests/check_cluster.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL) $(TEST_PG)
 $(B)/tests/check_dump_store: $(B)/tests/check_dump_store.o \

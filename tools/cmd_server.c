@@ -8,6 +8,7 @@
  * --help / --write-config, 2 for bad input, 1 for anything that failed
  * at run time (port in use, certificate unreadable, store cannot open).
  */
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "core/snapshot.h"
 #include "core/util.h"
 #include "tools/cmd.h"
+#include "tools/sigwatch.h"
 #include "core/banned.h"
 
 #define PATH_MAX_LEN 4096
@@ -47,6 +49,15 @@ static const struct opt_desc server_options[] = {
         .type = OPT_STRING,
     },
     {
+        .name = "Postgres Connect Timeout",
+        .description = "How long start-up keeps retrying PostgreSQL "
+                       "before it gives up.",
+        .flag = "postgres-connect-timeout",
+        .env = "CODER_CFG_POSTGRES_CONNECT_TIMEOUT",
+        .def = "30s",
+        .type = OPT_DURATION,
+    },
+    {
         .name = "Server Help",
         .description = "Show this help.",
         .flag = "help",
@@ -65,7 +76,10 @@ struct server {
     struct api_log *log;
     struct engine *en;
     struct api_server *api;
+    struct sigwatch *sig;
     struct store_replica replica;
+    bool recorded;              /* replica is in the store */
+    struct opt_diag warnings;   /* kept until the log can take them */
 };
 
 static int
@@ -75,15 +89,41 @@ fail(int status, const char *msg)
     return status;
 }
 
+/*
+ * Warnings wait in s->warnings until the log is open, so that they come
+ * out in the log's form (and as JSON with --log-json).  When start-up
+ * stops before that, they go to stderr as plain lines.
+ */
 static void
-print_diag(const struct opt_diag *d)
+flush_warnings(struct server *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->warnings.nwarnings; i++) {
+        const char *line = s->warnings.warnings[i];
+
+        if (s->log == NULL)
+            fprintf(stderr, "coder-cfg: warning: %s\n", line);
+        else if (api_log_enabled(s->log, API_LOG_WARN))
+            api_log_write(s->log, API_LOG_WARN, "config", line,
+                          (const char *)NULL);
+    }
+    opt_diag_release(&s->warnings);
+}
+
+/* Keeps d's warnings for later; prints its errors, warnings first. */
+static void
+take_diag(struct server *s, struct opt_diag *d)
 {
     size_t i;
 
     for (i = 0; i < d->nwarnings; i++)
-        fprintf(stderr, "coder-cfg: %s\n", d->warnings[i]);
+        opt_diag_add(&s->warnings, true, "%s", d->warnings[i]);
+    if (d->nerrors > 0)
+        flush_warnings(s);
     for (i = 0; i < d->nerrors; i++)
         fprintf(stderr, "coder-cfg: %s\n", d->errors[i]);
+    opt_diag_release(d);
 }
 
 /* Parses flags and env; 0, or the exit status to return. */
@@ -101,8 +141,11 @@ resolve(struct server *s, int argc, char **argv, char **envp)
         return fail(1, "out of memory");
     opt_diag_init(&diag);
     rc = opt_set_resolve(s->set, argc, argv, envp, &diag);
-    print_diag(&diag);
-    opt_diag_release(&diag);
+    if (rc == 0)
+        rc = deployment_read_external_auth(s->set, envp, &diag);
+    take_diag(s, &diag);
+    if (rc == ERR_NOMEM)
+        return fail(1, "out of memory");
     if (rc < 0)
         return 2;
     args = opt_set_args(s->set, &nargs);
@@ -145,8 +188,7 @@ adjust(struct server *s, char **envp)
 
     opt_diag_init(&diag);
     rc = deployment_apply_server_rules(s->set, envp, &diag);
-    print_diag(&diag);
-    opt_diag_release(&diag);
+    take_diag(s, &diag);
     return rc;
 }
 
@@ -228,6 +270,9 @@ check_values(const struct opt_set *set, struct err *e)
     }
     if (rc == 0)
         rc = check_ssh(set, e);
+    if (rc == 0 && opt_set_int(set, "Postgres Connect Timeout") <= 0)
+        rc = err_set(e, ERR_INVALID, "--postgres-connect-timeout must be "
+                     "positive");
     if (rc == 0 && strcmp(opt_set_str(set, "Postgres Auth"),
                           "awsiamrds") == 0)
         rc = err_set(e, ERR_UNSUPPORTED, "--postgres-auth awsiamrds is not "
@@ -291,6 +336,7 @@ open_engine(struct server *s, char **envp, struct err *e)
                        "--global-config, CODER_CONFIG_DIR or HOME");
     o.config_dir = dir;
     o.pg_url = opt_set_str(s->set, "Postgres Connection URL");
+    o.connect_timeout_ns = opt_set_int(s->set, "Postgres Connect Timeout");
     return engine_open(&s->en, &o, e);
 }
 
@@ -344,14 +390,24 @@ log_listening(const struct server *s)
                       (const char *)NULL);
 }
 
-/* Blocks until SIGINT or SIGTERM (blocked in every thread). */
+/* This replica as gone, once its heartbeat has stopped for good. */
 static void
-wait_for_signal(const sigset_t *set)
+record_gone(struct server *s)
 {
-    int sig = 0;
+    struct store_replica r = s->replica;
+    struct store *st;
+    struct err e;
 
-    while (sigwait(set, &sig) != 0)
-        continue;
+    if (!s->recorded)
+        return;
+    st = engine_store(s->en);
+    err_clear(&e);
+    r.heartbeat_at = util_now_ns();
+    r.gone = true;
+    if (store_ops_of(st)->replica_put(st, NULL, &r, &e) < 0 &&
+        api_log_enabled(s->log, API_LOG_WARN))
+        api_log_write(s->log, API_LOG_WARN, "server", "cannot record this "
+                      "replica as gone", "error", e.msg, (const char *)NULL);
 }
 
 /* Exit status for a failed step: bad input 2, anything else 1. */
@@ -361,41 +417,119 @@ status_of(int rc)
     return rc == ERR_INVALID ? 2 : 1;
 }
 
-static int
-serve(struct server *s, char **envp)
+/*
+ * host:port of a PostgreSQL URL or key=value string, for the waiting
+ * line; the password and every other parameter stay out.  False when
+ * the text does not parse (engine_open then says why).
+ */
+static bool
+pg_address(const char *url, char *out, size_t size)
 {
-    sigset_t sigs;
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    const char *host = NULL;
+    const char *port = NULL;
+    PQconninfoOption *o;
+
+    if (opts == NULL)
+        return false;
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+    }
+    snprintf(out, size, "%s:%s", host != NULL && host[0] != '\0'
+                                     ? host : "localhost",
+             port != NULL && port[0] != '\0' ? port : "5432");
+    PQconninfoFree(opts);
+    return true;
+}
+
+/* Starts the signal thread; it reports a long wait for PostgreSQL. */
+static int
+watch_signals(struct server *s, struct err *e)
+{
+    const char *url = opt_set_str(s->set, "Postgres Connection URL");
+    struct sigwatch_options o;
+    char address[300];
+    char timeout[40];
+
+    memset(&o, 0, sizeof(o));
+    o.log = s->log;
+    if (url[0] != '\0' && pg_address(url, address, sizeof(address))) {
+        opt_duration_format(opt_set_int(s->set, "Postgres Connect Timeout"),
+                            timeout);
+        o.address = address;
+        o.timeout = timeout;
+    }
+    return sigwatch_start(&s->sig, &o, e);
+}
+
+/* Checks the options and opens the log; 0 or the exit status. */
+static int
+prepare(struct server *s, char **envp)
+{
     struct err e;
     int rc;
 
     err_clear(&e);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     if (adjust(s, envp) < 0)
         return 2;
     rc = check_values(s->set, &e);
     if (rc == 0)
         rc = open_log(s, &e);
-    if (rc < 0)
+    if (rc < 0) {
+        flush_warnings(s);
         return fail(rc == ERR_UNSUPPORTED ? 1 : 2, e.msg);
+    }
+    flush_warnings(s);
     log_experiments(s);
+    return 0;
+}
 
-    rc = open_engine(s, envp, &e);
+/* Opens the store, records this replica and starts serving. */
+static int
+start(struct server *s, char **envp, struct err *e)
+{
+    int rc = watch_signals(s, e);
+
     if (rc == 0)
-        rc = record_replica(s, &e);
-    if (rc == 0)
-        rc = start_api(s, &e);
+        rc = open_engine(s, envp, e);
     if (rc < 0)
+        return rc;
+    sigwatch_opened(s->sig);
+    rc = record_replica(s, e);
+    s->recorded = rc == 0;
+    if (rc == 0)
+        rc = start_api(s, e);
+    return rc;
+}
+
+static int
+serve(struct server *s, char **envp)
+{
+    struct err e;
+    int status;
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    status = prepare(s, envp);
+    if (status != 0)
+        return status;
+    err_clear(&e);
+    rc = start(s, envp, &e);
+    if (rc < 0) {
+        record_gone(s);
         return fail(status_of(rc), e.msg);
+    }
     log_listening(s);
 
-    wait_for_signal(&sigs);
+    sigwatch_wait(s->sig);
     api_log_write(s->log, API_LOG_INFO, "server", "shutting down",
                   (const char *)NULL);
+    api_server_close(s->api);
+    s->api = NULL;
+    record_gone(s);
     return 0;
 }
 
@@ -406,12 +540,15 @@ cmd_server(int argc, char **argv, char **envp)
     int status;
 
     memset(&s, 0, sizeof(s));
+    opt_diag_init(&s.warnings);
     status = resolve(&s, argc, argv, envp);
     if (status == 0) {
         status = print_and_stop(&s);
         if (status < 0)
             status = serve(&s, envp);
     }
+    flush_warnings(&s);
+    sigwatch_stop(s.sig);
     api_server_close(s.api);
     engine_close(s.en);
     api_log_close(s.log);
