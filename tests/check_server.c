@@ -480,6 +480,60 @@ START_TEST(users_create_bad_email_exits_2_naming_email)
 }
 END_TEST
 
+/* --- TLS settings -------------------------------------------------------- */
+
+/* Starts a TLS server with extra flags that must fail; stderr (heap). */
+static char *
+tls_start_fails(const char *flag, const char *value, int want)
+{
+    struct tu_env env;
+    char *dir = tu_tmpdir();
+    char *args[] = { (char *)"server", (char *)"--tls-enable",
+                     (char *)"--tls-address", (char *)"127.0.0.1:0",
+                     (char *)"--tls-cert-file", (char *)"/nonexistent.pem",
+                     (char *)"--tls-key-file", (char *)"/nonexistent.key",
+                     (char *)flag, (char *)value, NULL };
+    char *err = NULL;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_CONFIG_DIR", dir);
+    tu_env_set(&env, "CODER_UPDATE_CHECK", "false");
+    ck_assert_int_eq(tu_run(args, &env, NULL, &err), want);
+    tu_env_release(&env);
+    tu_rmtree(dir);
+    return err;
+}
+
+START_TEST(tls_client_auth_other_than_none_is_refused)
+{
+    char *err = tls_start_fails("--tls-client-auth", "require-and-verify",
+                                1);
+
+    ck_assert_str_eq(err, "coder-cfg: --tls-client-auth \"require-and-"
+                     "verify\" is not supported: client certificates "
+                     "cannot be checked; use \"none\"\n");
+    free(err);
+    err = tls_start_fails("--tls-client-auth", "sometimes", 2);
+    ck_assert_ptr_nonnull(strstr(err, "invalid --tls-client-auth "
+                                 "\"sometimes\""));
+    free(err);
+}
+END_TEST
+
+START_TEST(tls_bad_min_version_and_file_counts_exit_2)
+{
+    char *err = tls_start_fails("--tls-min-version", "tls14", 2);
+
+    ck_assert_str_eq(err, "coder-cfg: invalid --tls-min-version \"tls14\": "
+                     "want tls10, tls11, tls12 or tls13\n");
+    free(err);
+    err = tls_start_fails("--tls-cert-file", "/second.pem", 2);
+    ck_assert_msg(strstr(err, "--tls-cert-file") != NULL &&
+                  strstr(err, "--tls-key-file") != NULL, "stderr: %s", err);
+    free(err);
+}
+END_TEST
+
 /* --- agent stats retention ----------------------------------------------- */
 
 static void
@@ -573,6 +627,8 @@ server_suite(void)
     tcase_add_test(tc, admin_help_and_version_exit_0);
     tcase_add_test(tc, users_create_bad_email_exits_2_naming_email);
     tcase_add_test(tc, server_prunes_agent_stats_past_thirty_days);
+    tcase_add_test(tc, tls_client_auth_other_than_none_is_refused);
+    tcase_add_test(tc, tls_bad_min_version_and_file_counts_exit_2);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -220,6 +220,45 @@ check_ssh(const struct opt_set *set, struct err *e)
     return 0;
 }
 
+static bool
+one_of(const char *v, const char *const *words)
+{
+    for (; *words != NULL; words++) {
+        if (strcmp(v, *words) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The TLS settings beyond the files.  Client certificates are not asked
+ * for: any --tls-client-auth but "none" is refused rather than ignored.
+ */
+static int
+check_tls(const struct opt_set *set, struct err *e)
+{
+    static const char *const versions[] = { "tls10", "tls11", "tls12",
+                                            "tls13", NULL };
+    static const char *const modes[] = { "none", "request", "require-any",
+                                         "verify-if-given",
+                                         "require-and-verify", NULL };
+    const char *min = opt_set_str(set, "TLS Minimum Version");
+    const char *auth = opt_set_str(set, "TLS Client Auth");
+
+    if (!one_of(min, versions))
+        return err_set(e, ERR_INVALID, "invalid --tls-min-version \"%s\": "
+                       "want tls10, tls11, tls12 or tls13", min);
+    if (!one_of(auth, modes))
+        return err_set(e, ERR_INVALID, "invalid --tls-client-auth \"%s\": "
+                       "want none, request, require-any, verify-if-given "
+                       "or require-and-verify", auth);
+    if (strcmp(auth, "none") != 0)
+        return err_set(e, ERR_UNSUPPORTED, "--tls-client-auth \"%s\" is "
+                       "not supported: client certificates cannot be "
+                       "checked; use \"none\"", auth);
+    return 0;
+}
+
 static int
 check_listeners(const struct opt_set *set, struct err *e)
 {
@@ -240,7 +279,7 @@ check_listeners(const struct opt_set *set, struct err *e)
             return err_set(e, ERR_INVALID, "--tls-cert-file and "
                            "--tls-key-file are required when TLS is "
                            "enabled");
-        return 0;
+        return check_tls(set, e);
     }
     if (!http)
         return err_set(e, ERR_INVALID, "TLS is disabled. Enable with "
