@@ -430,6 +430,25 @@ START_TEST(external_auth_gap_exits_2_naming_the_variable)
 }
 END_TEST
 
+START_TEST(write_config_leaves_out_env_external_auth_secrets)
+{
+    struct tu_env env;
+    char *args[] = { (char *)"server", (char *)"--write-config", NULL };
+    char *out = NULL;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_EXTERNAL_AUTH_0_ID", "gh");
+    tu_env_set(&env, "CODER_EXTERNAL_AUTH_0_TYPE", "github");
+    tu_env_set(&env, "CODER_EXTERNAL_AUTH_0_CLIENT_SECRET", "s3ntinel-x");
+    ck_assert_int_eq(tu_run(args, &env, &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "externalAuthProviders:"));
+    ck_assert_msg(strstr(out, "s3ntinel-x") == NULL,
+                  "--write-config printed an env client secret");
+    free(out);
+    tu_env_release(&env);
+}
+END_TEST
+
 /* --- admin commands ------------------------------------------------------ */
 
 START_TEST(admin_help_and_version_exit_0)
@@ -624,6 +643,7 @@ server_suite(void)
     tcase_add_test(tc, connect_timeout_must_be_a_positive_duration);
     tcase_add_test(tc, external_auth_providers_come_from_env);
     tcase_add_test(tc, external_auth_gap_exits_2_naming_the_variable);
+    tcase_add_test(tc, write_config_leaves_out_env_external_auth_secrets);
     tcase_add_test(tc, admin_help_and_version_exit_0);
     tcase_add_test(tc, users_create_bad_email_exits_2_naming_email);
     tcase_add_test(tc, server_prunes_agent_stats_past_thirty_days);

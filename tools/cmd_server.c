@@ -141,8 +141,6 @@ resolve(struct server *s, int argc, char **argv, char **envp)
         return fail(1, "out of memory");
     opt_diag_init(&diag);
     rc = opt_set_resolve(s->set, argc, argv, envp, &diag);
-    if (rc == 0)
-        rc = deployment_read_external_auth(s->set, envp, &diag);
     take_diag(s, &diag);
     if (rc == ERR_NOMEM)
         return fail(1, "out of memory");
@@ -178,8 +176,13 @@ print_and_stop(const struct server *s)
     return rc == 0 ? 0 : fail(1, "cannot write the output");
 }
 
-/* Coder's in-place adjustments after parsing (deprecated --address and
- * redirect flags, --dangerous-disable-rate-limits, ...). */
+/*
+ * Coder's in-place adjustments after parsing: external auth providers from
+ * CODER_EXTERNAL_AUTH_<n>_* and the start-up rules (deprecated --address
+ * and redirect flags, --dangerous-disable-rate-limits, ...).  They run
+ * after --write-config, as in Coder, so that providers given by env, and
+ * their client secrets, are never written into a config file.
+ */
 static int
 adjust(struct server *s, char **envp)
 {
@@ -187,7 +190,9 @@ adjust(struct server *s, char **envp)
     int rc;
 
     opt_diag_init(&diag);
-    rc = deployment_apply_server_rules(s->set, envp, &diag);
+    rc = deployment_read_external_auth(s->set, envp, &diag);
+    if (rc == 0)
+        rc = deployment_apply_server_rules(s->set, envp, &diag);
     take_diag(s, &diag);
     return rc;
 }
@@ -512,8 +517,9 @@ prepare(struct server *s, char **envp)
     int rc;
 
     err_clear(&e);
-    if (adjust(s, envp) < 0)
-        return 2;
+    rc = adjust(s, envp);
+    if (rc < 0)
+        return rc == ERR_NOMEM ? fail(1, "out of memory") : 2;
     rc = check_values(s->set, &e);
     if (rc == 0)
         rc = open_log(s, &e);
