@@ -449,6 +449,26 @@ START_TEST(write_config_leaves_out_env_external_auth_secrets)
 }
 END_TEST
 
+START_TEST(port_past_16_bits_is_refused)
+{
+    struct tu_env env;
+    char *dir = tu_tmpdir();
+    char *args[] = { (char *)"server", (char *)"--http-address",
+                     (char *)"127.0.0.1:99999", NULL };
+    char *err = NULL;
+
+    tu_env_init(&env);
+    tu_env_set(&env, "CODER_CONFIG_DIR", dir);
+    tu_env_set(&env, "CODER_UPDATE_CHECK", "false");
+    ck_assert_int_eq(tu_run(args, &env, NULL, &err), 2);
+    ck_assert_msg(strstr(err, "invalid port \"99999\"") != NULL,
+                  "stderr: %s", err);
+    free(err);
+    tu_env_release(&env);
+    tu_rmtree(dir);
+}
+END_TEST
+
 /* --- admin commands ------------------------------------------------------ */
 
 START_TEST(admin_help_and_version_exit_0)
@@ -644,6 +664,7 @@ server_suite(void)
     tcase_add_test(tc, external_auth_providers_come_from_env);
     tcase_add_test(tc, external_auth_gap_exits_2_naming_the_variable);
     tcase_add_test(tc, write_config_leaves_out_env_external_auth_secrets);
+    tcase_add_test(tc, port_past_16_bits_is_refused);
     tcase_add_test(tc, admin_help_and_version_exit_0);
     tcase_add_test(tc, users_create_bad_email_exits_2_naming_email);
     tcase_add_test(tc, server_prunes_agent_stats_past_thirty_days);
