@@ -1255,6 +1255,17 @@ engine_replica_heartbeat(struct engine *en, const struct store_replica *r,
 }
 
 int
+engine_replica_leave(struct engine *en, const struct store_replica *r,
+                     struct err *e)
+{
+    struct store_replica copy = *r;
+
+    copy.heartbeat_at = util_now_ns();
+    copy.gone = true;
+    return en->ops->replica_put(en->st, NULL, &copy, e);
+}
+
+int
 engine_updatecheck_get(struct engine *en, char **json, struct err *e)
 {
     return en->ops->site_get(en->st, NULL, SITE_UPDATE_CHECK, json, e);

@@ -239,6 +239,13 @@ int engine_replica_heartbeat(struct engine *en,
                              const struct store_replica *r, struct err *e);
 
 /*
+ * Records that replica r stopped on purpose: stored with gone set and a
+ * last heartbeat of now, so that tools stop listing it as live at once.
+ */
+int engine_replica_leave(struct engine *en, const struct store_replica *r,
+                         struct err *e);
+
+/*
  * Marks gone every replica not yet gone whose heartbeat_at is before
  * older_than; *marked (may be NULL) receives how many.  A replica that
  * beats again is no longer gone.  ERR_TOO_LARGE past 4096 stale replicas.

@@ -272,6 +272,7 @@ open_store(struct ds *ds, char **envp)
     memset(&o, 0, sizeof(o));
     o.pg_url = opt_set_str(ds->set, "Store Postgres URL");
     o.pool_size = 1;
+    o.no_events = true;
     o.connect_timeout_ns = CONNECT_TIMEOUT_NS;
     if (o.pg_url[0] == '\0') {
         status = config_dir(ds, envp, dir, sizeof(dir));

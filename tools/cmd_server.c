@@ -438,17 +438,12 @@ log_listening(const struct server *s)
 static void
 record_gone(struct server *s)
 {
-    struct store_replica r = s->replica;
-    struct store *st;
     struct err e;
 
     if (!s->recorded)
         return;
-    st = engine_store(s->en);
     err_clear(&e);
-    r.heartbeat_at = util_now_ns();
-    r.gone = true;
-    if (store_ops_of(st)->replica_put(st, NULL, &r, &e) < 0 &&
+    if (engine_replica_leave(s->en, &s->replica, &e) < 0 &&
         api_log_enabled(s->log, API_LOG_WARN))
         api_log_write(s->log, API_LOG_WARN, "server", "cannot record this "
                       "replica as gone", "error", e.msg, (const char *)NULL);
