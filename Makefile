@@ -26,8 +26,8 @@ CODER_VERSION ?= v2.29.0
 # Where the server keeps its LMDB store for `make run`.
 RUN_ARGS ?=
 
-PKGS := jansson libcurl libmicrohttpd libpcre2-8 libpq libsodium lmdb \
-	msgpack uuid yaml-0.1
+PKGS := gnutls jansson libcurl libmicrohttpd libpcre2-8 libpq libsodium \
+	lmdb msgpack uuid yaml-0.1
 TEST_PKGS := check
 
 # Install missing Debian packages once, before pkg-config is asked.
@@ -125,6 +125,7 @@ API_SRCS := \
 	api/semver.c \
 	api/server.c \
 	api/stats.c \
+	api/tls.c \
 	api/updatecheck.c \
 	api/values.c
 

@@ -24,6 +24,7 @@
 #include "api/internal.h"
 #include "api/log.h"
 #include "api/metrics.h"
+#include "api/tls.h"
 #include "core/deployment.h"
 #include "core/jsonx.h"
 #include "core/banned.h"
@@ -762,6 +763,26 @@ read_pem(const char *path, char **out, struct err *e)
     return 0;
 }
 
+/*
+ * No certificate files: one is made for the access URL's host (or
+ * "localhost"), and the operator is told that clients will not trust it.
+ */
+static int
+self_signed(struct api_listener *l, struct err *e)
+{
+    char host[API_TLS_HOST_MAX];
+    int rc;
+
+    api_tls_host(l->srv->access_host, host, sizeof(host));
+    rc = api_tls_self_signed(host, &l->cert, &l->key, e);
+    if (rc < 0)
+        return rc;
+    api_log_write(l->srv->log, API_LOG_WARN, "server", "serving a "
+                  "self-signed certificate: clients will not trust it",
+                  "host", host, NULL);
+    return 0;
+}
+
 static int
 load_tls(struct api_listener *l, const struct opt_set *set, struct err *e)
 {
@@ -772,9 +793,11 @@ load_tls(struct api_listener *l, const struct opt_set *set, struct err *e)
     if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
         return err_set(e, ERR_UNSUPPORTED, "TLS is not available: "
                        "libmicrohttpd was built without it");
+    if (certs->n == 0 && keys->n == 0)
+        return self_signed(l, e);
     if (certs->n == 0 || keys->n == 0)
         return err_set(e, ERR_INVALID, "--tls-cert-file and --tls-key-file "
-                       "must be set when TLS is enabled");
+                       "must be set together");
     rc = read_pem(certs->list[0], &l->cert, e);
     if (rc == 0)
         rc = read_pem(keys->list[0], &l->key, e);
@@ -891,7 +914,7 @@ api_http_close(struct api_server *srv)
         if (l->fd >= 0)
             close(l->fd);
         free(l->cert);
-        free(l->key);
+        api_tls_free_key(l->key);
         memset(l, 0, sizeof(*l));
     }
     srv->nlisteners = 0;

@@ -7,9 +7,10 @@
  * buildinfo, deployment config, SSH config, experiments), computes the
  * first deployment stats, starts the stats refresh and replica heartbeat
  * thread, opens the listeners (plain HTTP on --http-address and, with
- * --tls-enable, HTTPS on --tls-address) and only then, when enabled,
- * starts the update check, so that a server that cannot listen never
- * reaches out to the network.
+ * --tls-enable, HTTPS on --tls-address, with a self-signed certificate
+ * made at start-up when no --tls-cert-file is given) and only then, when
+ * enabled, starts the update check, so that a server that cannot listen
+ * never reaches out to the network.
  *
  * Requests are served by libmicrohttpd's internal epoll thread pool; the
  * handlers only read shared state, or swap it under short locks.

@@ -3,6 +3,7 @@
  * loopback port with a real LMDB store (api-behavior.md section 6).
  */
 #include <check.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -1215,6 +1216,76 @@ START_TEST(metrics_count_requests_by_route_pattern)
 }
 END_TEST
 
+/* --- TLS without certificate files --------------------------------------- */
+
+/* The Subject line of the certificate served at url (heap), or NULL. */
+static char *
+served_subject(const char *url)
+{
+    struct curl_certinfo *info = NULL;
+    struct curl_slist *item;
+    CURL *c = curl_easy_init();
+    char *subject = NULL;
+
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_CERTINFO, &info);
+    ck_assert_msg(info != NULL && info->num_of_certs == 1,
+                  "want exactly one served certificate");
+    for (item = info->certinfo[0]; item != NULL; item = item->next) {
+        if (strncmp(item->data, "Subject:", 8) == 0)
+            subject = strdup(item->data + 8);
+    }
+    curl_easy_cleanup(c);
+    return subject;
+}
+
+/* Serves TLS with no files and checks the certificate's name is cn. */
+static void
+assert_self_signed(const char *access_url, const char *cn)
+{
+    char addr[40], url[96], want[64];
+    char *args[] = { (char *)"--tls-enable", (char *)"--tls-address", addr,
+                     (char *)"--access-url", (char *)access_url, NULL };
+    struct tu_server s;
+    struct tu_resp r;
+    char *subject, *log;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", tu_free_port());
+    start_with(&s, args, NULL);
+    snprintf(url, sizeof(url), "https://%s/api/v2/buildinfo", addr);
+    ck_assert_int_eq(tu_http("GET", url, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_resp_release(&r);
+
+    subject = served_subject(url);
+    snprintf(want, sizeof(want), "CN = %s", cn);
+    ck_assert_msg(subject != NULL && strstr(subject, want) != NULL,
+                  "subject \"%s\", want %s", subject ? subject : "", want);
+    free(subject);
+
+    log = tu_read_file(s.proc.err_path);
+    snprintf(want, sizeof(want), "host=%s", cn);
+    ck_assert_msg(strstr(log, "self-signed certificate") != NULL &&
+                  strstr(log, want) != NULL, "log: %s", log);
+    ck_assert_ptr_null(strstr(log, "PRIVATE KEY"));
+    free(log);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+
+START_TEST(tls_without_files_serves_self_signed_certificate)
+{
+    assert_self_signed("", "localhost");
+    assert_self_signed("https://coder.example.test:8443", "coder.example.test");
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -1262,6 +1333,7 @@ api_suite(void)
     tcase_add_test(own, updatecheck_feed_down_answers_current_without_delay);
     tcase_add_test(own, thousand_keep_alive_connections_are_served);
     tcase_add_test(own, metrics_count_requests_by_route_pattern);
+    tcase_add_test(own, tls_without_files_serves_self_signed_certificate);
     tcase_set_timeout(own, 120);
     suite_add_tcase(s, own);
     return s;

@@ -280,10 +280,6 @@ check_listeners(const struct opt_set *set, struct err *e)
             return err_set(e, ERR_INVALID, "--tls-cert-file and "
                            "--tls-key-file must be used the same amount of "
                            "times");
-        if (certs->n == 0)
-            return err_set(e, ERR_INVALID, "--tls-cert-file and "
-                           "--tls-key-file are required when TLS is "
-                           "enabled");
         return check_tls(set, e);
     }
     if (!http)

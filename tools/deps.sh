@@ -4,9 +4,9 @@
 # through make as well.  It needs root (or sudo) and Debian's apt.
 set -eu
 
-pkgs="build-essential pkg-config check libcurl4-openssl-dev libjansson-dev
-libmicrohttpd-dev libpcre2-dev libpq-dev libsodium-dev liblmdb-dev
-libmsgpack-dev uuid-dev libyaml-dev"
+pkgs="build-essential pkg-config check libcurl4-openssl-dev libgnutls28-dev
+libjansson-dev libmicrohttpd-dev libpcre2-dev libpq-dev libsodium-dev
+liblmdb-dev libmsgpack-dev uuid-dev libyaml-dev"
 extra="postgresql-15 wrk lmdb-utils curl"
 
 missing=""
