@@ -62,7 +62,7 @@ endif
 
 CPPFLAGS += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS))
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP
-LDFLAGS += $(SANFLAGS) -pthread
+LDFLAGS += $(SANFLAGS) -pthread -Wl,--as-needed
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS))
 
@@ -223,7 +223,14 @@ $(B)/tests/check_dump_store: $(B)/tests/check_dump_store.o \
 	$(DEPLOY_OBJS) $(STORE_OBJS) $(OPT_OBJS) $(BASE_OBJS) $(TEST_UTIL) \
 	$(TEST_PG)
 
-$(TEST_BINS):
+# Benchmark programs link like the suites, so their object lists stay
+# current; the bench/*.sh scripts build them through make.
+BENCH_BINS := $(B)/bench/pg_verify $(B)/bench/store_bench
+$(B)/bench/pg_verify: $(B)/bench/pg_verify.o $(STORE_OBJS) $(BASE_OBJS)
+$(B)/bench/store_bench: $(B)/bench/store_bench.o $(STORE_OBJS) \
+	$(BASE_OBJS)
+
+$(TEST_BINS) $(BENCH_BINS):
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 check-build: $(BIN) $(TEST_BINS)
@@ -249,4 +256,5 @@ clean:
 	rm -rf build coder-cfg
 
 -include $(ALL_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_UTIL:.o=.d) \
+	$(BENCH_BINS:=.d) \
 	$(TEST_PG:.o=.d)

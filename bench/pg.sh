@@ -15,15 +15,9 @@ pgdir=$(mktemp -d /tmp/coder-cfg-bench-pg.XXXXXX)
 cleanup() { tests/pg.sh stop "$pgdir" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 
-# The store objects come from the ordinary build.
-make -s build/rel/tests/check_store >/dev/null
-objs="build/rel/backends/*.o build/rel/core/buf.o build/rel/core/err.o
-build/rel/core/jsonx.o build/rel/core/util.o"
-pkgs="libpq lmdb msgpack libsodium jansson uuid"
-# shellcheck disable=SC2086
-cc -std=c11 -O2 -D_GNU_SOURCE -I. $(pkg-config --cflags $pkgs) -pthread \
-    -o "$tmp/pg_verify" bench/pg_verify.c $objs \
-    $(pkg-config --libs $pkgs) -lm
+# The program links through make, like the test suites.
+make -s build/rel/bench/pg_verify >/dev/null
+cp build/rel/bench/pg_verify "$tmp/pg_verify"
 
 url=$(tests/pg.sh start "$pgdir")
 commits() {

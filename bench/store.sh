@@ -14,14 +14,8 @@ count=${COUNT:-200000}
 tmp=$(mktemp -d /tmp/coder-cfg-bench-store.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-make -s build/rel/tests/check_engine >/dev/null
-objs="build/rel/backends/*.o build/rel/core/engine.o build/rel/core/buf.o
-build/rel/core/err.o build/rel/core/jsonx.o build/rel/core/util.o"
-pkgs="libpq lmdb msgpack libsodium jansson uuid"
-# shellcheck disable=SC2086
-cc -std=c11 -O2 -D_GNU_SOURCE -I. $(pkg-config --cflags $pkgs) -pthread \
-    -o "$tmp/store_bench" bench/store_bench.c $objs \
-    $(pkg-config --libs $pkgs) -lm
+make -s build/rel/bench/store_bench >/dev/null
+cp build/rel/bench/store_bench "$tmp/store_bench"
 
 sizes="1000 100000 1000000"
 [ "${STORE_BENCH_QUICK:-0}" = 1 ] && sizes="1000 100000"
