@@ -147,6 +147,18 @@ jsonx_format_double(double d, char out[32])
     out[o] = '\0';
 }
 
+/* Length of the run of ASCII bytes at u that need no escaping. */
+static size_t
+plain_run(const unsigned char *u, size_t left)
+{
+    size_t n = 0;
+
+    while (n < left && u[n] >= 0x20 && u[n] < 0x80 && u[n] != '"' &&
+           u[n] != '\\' && u[n] != '<' && u[n] != '>' && u[n] != '&')
+        n++;
+    return n;
+}
+
 /* Appends s as a JSON string literal the way Go's encoder writes it. */
 static int
 dump_string(struct buf *out, const char *s, size_t len)
@@ -177,7 +189,11 @@ dump_string(struct buf *out, const char *s, size_t len)
             char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
             rc = buf_add(out, esc, 6);
         } else if (c < 0x80) {
-            rc = buf_addc(out, (char)c);
+            size_t run = plain_run(u + i, len - i);
+
+            rc = buf_add(out, s + i, run);
+            i += run;
+            continue;
         } else {
             n = utf8_seq(u + i, len - i);
             if (n == 0) {
