@@ -13,6 +13,8 @@
 #include "core/banned.h"
 
 #define BYPASS_HEADER "X-Coder-Bypass-Ratelimit"
+/* The client part of a rate-limit key: a flag and 16 address bytes. */
+#define RATE_KEY_ADDR 17
 
 static const char *
 req_header(const struct api_request *rq, const char *name)
@@ -323,30 +325,48 @@ bypass(struct api_request *rq)
 }
 
 /*
- * Coder keys its limiter by "<ip>:<path>".  The same key in bytes: a
- * known/unknown byte, the address as netaddr_rate_key groups it, then the
- * path, cut if it is absurdly long.  Returns the key's length.
+ * The limiter's key: a known/unknown byte, the address as
+ * netaddr_rate_key groups it, then the pattern of the route the path
+ * matches ("/api/v2/users/{user}/keys/tokens/tokenconfig"), or one
+ * marker shared by every path that matches no route.  Returns the key's
+ * length.
+ *
+ * Coder keys by "<ip>:<path>" with the raw path.  Keying by pattern
+ * instead means every unknown path of a client shares one bucket, and
+ * so do the {user} values of one route, so a client cannot make the
+ * table grow with made-up paths.
  */
 static size_t
 rate_key(const struct api_request *rq, char *key, size_t size)
 {
-    size_t path = strlen(rq->path);
+    const struct router_route *rt = NULL;
+    const char *prefix = "";
+    const char *path = "";
+    unsigned allow;
+    int n;
 
-    memset(key, 0, 17);
+    memset(key, 0, RATE_KEY_ADDR);
     key[0] = rq->peer_known ? 1 : 0;
     if (rq->peer_known)
         netaddr_rate_key(&rq->peer, (unsigned char *)key + 1);
-    if (path > size - 17)
-        path = size - 17;
-    memcpy(key + 17, rq->path, path);
-    return 17 + path;
+    if (rq->match.group != NULL)
+        rt = router_route_find(&rq->match, ~0u, &allow);
+    if (rt != NULL) {
+        prefix = rq->match.group->prefix;
+        path = rt->path;
+    }
+    n = snprintf(key + RATE_KEY_ADDR, size - RATE_KEY_ADDR, "%c%s%s",
+                 rt != NULL ? 'r' : 'u', prefix, path);
+    if (n < 0 || (size_t)n >= size - RATE_KEY_ADDR)
+        n = (int)(size - RATE_KEY_ADDR - 1);
+    return RATE_KEY_ADDR + (size_t)n;
 }
 
 bool
 api_mw_ratelimit(struct api_request *rq)
 {
     struct ratelimit_verdict v;
-    char key[17 + 1024];
+    char key[RATE_KEY_ADDR + 160];
     size_t len;
     char window[40];
     char msg[160];

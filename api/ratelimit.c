@@ -1,8 +1,10 @@
 /*
- * ratelimit.c: sharded hash table of sliding-window counters.
+ * ratelimit.c: sharded hash table of sliding-window counters, each shard
+ * with its keys on a list from most to least recently used.
  */
 #include <math.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,13 +14,13 @@
 
 #define RL_SHARDS 64
 #define RL_BUCKETS 1024
-/* Past this many keys a shard sweeps out idle keys... */
-#define RL_SWEEP_AT 4096
-/* ...and past this many after a sweep it starts over. */
-#define RL_SHARD_MAX 16384
+/* Idle keys dropped at most per call, to keep each call's cost flat. */
+#define RL_SWEEP_STEP 4
 
 struct rl_entry {
-    struct rl_entry *next;
+    struct rl_entry *next;      /* in the bucket */
+    struct rl_entry *newer;     /* on the shard's use list */
+    struct rl_entry *older;
     uint64_t hash;
     int64_t window;             /* start of the window cur counts */
     int64_t cur;
@@ -30,64 +32,50 @@ struct rl_entry {
 struct rl_shard {
     pthread_mutex_t mu;
     struct rl_entry *buckets[RL_BUCKETS];
+    struct rl_entry *newest;
+    struct rl_entry *oldest;
     size_t count;
-    size_t sweep_at;
 };
 
 struct ratelimit {
     int64_t limit;
     int64_t window_ns;
+    size_t shard_max;
+    unsigned char hash_key[crypto_shorthash_KEYBYTES];
     struct rl_shard shards[RL_SHARDS];
 };
 
-/* FNV-1a: keys are short, and a shard's mutex guards any unevenness. */
 static uint64_t
-hash_key(const char *key, size_t len)
+hash_key(const struct ratelimit *rl, const char *key, size_t len)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    size_t i;
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t h;
 
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= UINT64_C(1099511628211);
-    }
+    crypto_shorthash(out, (const unsigned char *)key, len, rl->hash_key);
+    memcpy(&h, out, sizeof(h));
     return h;
 }
 
 struct ratelimit *
-ratelimit_new(int64_t limit, int64_t window_ns)
+ratelimit_new(int64_t limit, int64_t window_ns, size_t max_keys)
 {
-    struct ratelimit *rl = calloc(1, sizeof(*rl));
+    struct ratelimit *rl;
     size_t i;
 
+    if (util_crypto_init() < 0)
+        return NULL;
+    rl = calloc(1, sizeof(*rl));
     if (rl == NULL)
         return NULL;
+    if (max_keys == 0)
+        max_keys = RATELIMIT_KEYS_DEFAULT;
     rl->limit = limit;
     rl->window_ns = window_ns;
-    for (i = 0; i < RL_SHARDS; i++) {
+    rl->shard_max = (max_keys + RL_SHARDS - 1) / RL_SHARDS;
+    randombytes_buf(rl->hash_key, sizeof(rl->hash_key));
+    for (i = 0; i < RL_SHARDS; i++)
         pthread_mutex_init(&rl->shards[i].mu, NULL);
-        rl->shards[i].sweep_at = RL_SWEEP_AT;
-    }
     return rl;
-}
-
-static void
-shard_clear(struct rl_shard *s)
-{
-    size_t i;
-
-    for (i = 0; i < RL_BUCKETS; i++) {
-        struct rl_entry *e = s->buckets[i];
-
-        while (e != NULL) {
-            struct rl_entry *next = e->next;
-
-            free(e);
-            e = next;
-        }
-        s->buckets[i] = NULL;
-    }
-    s->count = 0;
 }
 
 void
@@ -98,49 +86,95 @@ ratelimit_free(struct ratelimit *rl)
     if (rl == NULL)
         return;
     for (i = 0; i < RL_SHARDS; i++) {
-        shard_clear(&rl->shards[i]);
+        struct rl_entry *e = rl->shards[i].newest;
+
+        while (e != NULL) {
+            struct rl_entry *older = e->older;
+
+            free(e);
+            e = older;
+        }
         pthread_mutex_destroy(&rl->shards[i].mu);
     }
+    sodium_memzero(rl->hash_key, sizeof(rl->hash_key));
     free(rl);
 }
 
-/* Drops keys whose last count is two or more windows old. */
+static void
+list_unlink(struct rl_shard *s, struct rl_entry *e)
+{
+    if (e->newer != NULL)
+        e->newer->older = e->older;
+    else
+        s->newest = e->older;
+    if (e->older != NULL)
+        e->older->newer = e->newer;
+    else
+        s->oldest = e->newer;
+    e->newer = NULL;
+    e->older = NULL;
+}
+
+static void
+list_push(struct rl_shard *s, struct rl_entry *e)
+{
+    e->older = s->newest;
+    if (s->newest != NULL)
+        s->newest->newer = e;
+    s->newest = e;
+    if (s->oldest == NULL)
+        s->oldest = e;
+}
+
+/* Takes e out of its bucket and the use list, and frees it. */
+static void
+shard_drop(struct rl_shard *s, struct rl_entry *e)
+{
+    struct rl_entry **pp = &s->buckets[(e->hash >> 6) % RL_BUCKETS];
+
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    list_unlink(s, e);
+    free(e);
+    s->count--;
+}
+
+/* Drops a few of the least recently used keys idle for two windows. */
 static void
 shard_sweep(struct rl_shard *s, int64_t window, int64_t window_ns)
 {
-    size_t i;
+    int i;
 
-    for (i = 0; i < RL_BUCKETS; i++) {
-        struct rl_entry **pp = &s->buckets[i];
-
-        while (*pp != NULL) {
-            struct rl_entry *e = *pp;
-
-            if (e->window < window - window_ns) {
-                *pp = e->next;
-                free(e);
-                s->count--;
-            } else {
-                pp = &e->next;
-            }
-        }
+    for (i = 0; i < RL_SWEEP_STEP && s->oldest != NULL; i++) {
+        if (s->oldest->window >= window - window_ns)
+            return;
+        shard_drop(s, s->oldest);
     }
-    if (s->count > RL_SHARD_MAX)
-        shard_clear(s);
-    /* Sweep again only after as many new keys as survived. */
-    s->sweep_at = s->count + RL_SWEEP_AT;
 }
 
 static struct rl_entry *
-shard_get(struct rl_shard *s, const char *key, size_t len, uint64_t h)
+shard_find(struct rl_shard *s, const char *key, size_t len, uint64_t h)
+{
+    struct rl_entry *e = s->buckets[(h >> 6) % RL_BUCKETS];
+
+    for (; e != NULL; e = e->next) {
+        if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* A new key; a full shard first gives up its least recently used. */
+static struct rl_entry *
+shard_add(struct rl_shard *s, size_t max, const char *key, size_t len,
+          uint64_t h)
 {
     struct rl_entry **head = &s->buckets[(h >> 6) % RL_BUCKETS];
     struct rl_entry *e;
 
-    for (e = *head; e != NULL; e = e->next) {
-        if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0)
-            return e;
-    }
+    if (s->count >= max && s->oldest != NULL)
+        shard_drop(s, s->oldest);
     e = calloc(1, sizeof(*e) + len);
     if (e == NULL)
         return NULL;
@@ -164,12 +198,32 @@ entry_roll(struct rl_entry *e, int64_t window, int64_t window_ns)
     e->window = window;
 }
 
+/* Finds or makes key's entry, marks it most recently used, rolls it. */
+static struct rl_entry *
+shard_touch(struct ratelimit *rl, struct rl_shard *s, const char *key,
+            size_t len, uint64_t h, int64_t window)
+{
+    struct rl_entry *e;
+
+    shard_sweep(s, window, rl->window_ns);
+    e = shard_find(s, key, len, h);
+    if (e == NULL)
+        e = shard_add(s, rl->shard_max, key, len, h);
+    else
+        list_unlink(s, e);
+    if (e == NULL)
+        return NULL;
+    list_push(s, e);
+    entry_roll(e, window, rl->window_ns);
+    return e;
+}
+
 void
 ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
                int64_t now_ns, struct ratelimit_verdict *v)
 {
     int64_t window = now_ns - now_ns % rl->window_ns;
-    uint64_t h = hash_key(key, key_len);
+    uint64_t h = hash_key(rl, key, key_len);
     struct rl_shard *s = &rl->shards[h % RL_SHARDS];
     struct rl_entry *e;
     double elapsed = (double)(now_ns - window);
@@ -181,14 +235,10 @@ ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
     v->retry_after = rl->window_ns / UTIL_NS_PER_SEC;
 
     pthread_mutex_lock(&s->mu);
-    if (s->count >= s->sweep_at)
-        shard_sweep(s, window, rl->window_ns);
-    e = shard_get(s, key, key_len, h);
-    if (e != NULL) {
-        entry_roll(e, window, rl->window_ns);
+    e = shard_touch(rl, s, key, key_len, h, window);
+    if (e != NULL)
         rate = (int64_t)llround((double)e->prev * (span - elapsed) / span +
                                 (double)e->cur);
-    }
     v->allowed = rate + 1 <= rl->limit;
     if (v->allowed && e != NULL)
         e->cur++;
@@ -211,4 +261,10 @@ ratelimit_size(struct ratelimit *rl)
         pthread_mutex_unlock(&rl->shards[i].mu);
     }
     return total;
+}
+
+size_t
+ratelimit_budget(const struct ratelimit *rl)
+{
+    return rl->shard_max * RL_SHARDS;
 }

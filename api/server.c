@@ -97,7 +97,7 @@ read_settings(struct api_server *srv, struct err *e)
     srv->rate_limit = opt_set_bool(set, "Disable All Rate Limits")
                           ? -1 : opt_set_int(set, "API Rate Limit");
     if (srv->rate_limit > 0) {
-        srv->rl = ratelimit_new(srv->rate_limit, RATE_WINDOW_NS);
+        srv->rl = ratelimit_new(srv->rate_limit, RATE_WINDOW_NS, 0);
         if (srv->rl == NULL)
             return err_set(e, ERR_NOMEM, "out of memory");
     }

@@ -137,6 +137,18 @@ assert_message(const struct tu_resp *r, long status, const char *message,
 }
 
 static long
+get_status_at(struct tu_server *s, const char *path)
+{
+    struct tu_resp r;
+    long status;
+
+    ck_assert_int_eq(tu_get(s, path, NULL, NULL, &r), 0);
+    status = r.status;
+    tu_resp_release(&r);
+    return status;
+}
+
+static long
 get_status(const char *path, const char *token)
 {
     struct tu_resp r;
@@ -696,6 +708,48 @@ START_TEST(rate_limit_refuses_request_over_limit)
     tu_resp_release(&r);
     free(owner);
     free(member);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+static long
+remaining(struct tu_server *s, const char *path)
+{
+    struct tu_resp r;
+    char *v;
+    long n;
+
+    ck_assert_int_eq(tu_get(s, path, NULL, NULL, &r), 0);
+    v = tu_header(&r, "X-RateLimit-Remaining");
+    ck_assert_ptr_nonnull(v);
+    n = strtol(v, NULL, 10);
+    free(v);
+    tu_resp_release(&r);
+    return n;
+}
+
+/*
+ * Made-up paths from one client share one bucket: they neither make new
+ * keys nor touch the counter of a real route.
+ */
+START_TEST(rate_limit_unknown_paths_share_one_bucket)
+{
+    char *args[] = { (char *)"--api-rate-limit", (char *)"100000", NULL };
+    struct tu_server s;
+    char path[64];
+    long known, before, after;
+    int i;
+
+    start_with(&s, args, NULL);
+    known = remaining(&s, "/api/v2/buildinfo");
+    before = remaining(&s, "/api/v2/nope-start");
+    for (i = 0; i < 300; i++) {
+        snprintf(path, sizeof(path), "/api/v2/nope-%d/x%d", i, i * 7);
+        ck_assert_int_eq(get_status_at(&s, path), 404);
+    }
+    after = remaining(&s, "/api/v2/another-unknown");
+    ck_assert_int_eq(after, before - 301);
+    ck_assert_int_eq(remaining(&s, "/api/v2/buildinfo"), known - 1);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -1318,6 +1372,7 @@ api_suite(void)
     suite_add_tcase(s, shared);
 
     tcase_add_test(own, rate_limit_refuses_request_over_limit);
+    tcase_add_test(own, rate_limit_unknown_paths_share_one_bucket);
     tcase_add_test(own, rate_limit_off_sends_no_headers);
     tcase_add_test(own, redirect_to_access_url_spares_healthz);
     tcase_add_test(own, cors_allows_all_when_asked);

@@ -111,7 +111,7 @@ END_TEST
 
 START_TEST(ratelimit_refuses_the_request_over_the_limit)
 {
-    struct ratelimit *rl = ratelimit_new(3, MIN);
+    struct ratelimit *rl = ratelimit_new(3, MIN, 0);
     struct ratelimit_verdict v;
     int64_t t = 1000 * MIN;
     int i;
@@ -136,7 +136,7 @@ END_TEST
 
 START_TEST(ratelimit_previous_window_weighs_by_time_left)
 {
-    struct ratelimit *rl = ratelimit_new(10, MIN);
+    struct ratelimit *rl = ratelimit_new(10, MIN, 0);
     struct ratelimit_verdict v;
     int64_t t = 1000 * MIN;
     int i;
@@ -161,7 +161,7 @@ END_TEST
 
 START_TEST(ratelimit_memory_stays_bounded_with_many_keys)
 {
-    struct ratelimit *rl = ratelimit_new(5, MIN);
+    struct ratelimit *rl = ratelimit_new(5, MIN, 0);
     struct ratelimit_verdict v;
     char key[32];
     int i;
@@ -171,7 +171,59 @@ START_TEST(ratelimit_memory_stays_bounded_with_many_keys)
 
         ratelimit_take(rl, key, (size_t)n, (int64_t)i * SEC / 100, &v);
     }
-    ck_assert_uint_le(ratelimit_size(rl), 64 * 16384);
+    ck_assert_uint_le(ratelimit_size(rl), ratelimit_budget(rl));
+    ck_assert_uint_le(ratelimit_budget(rl), RATELIMIT_KEYS_DEFAULT + 64);
+    ratelimit_free(rl);
+}
+END_TEST
+
+/*
+ * A flood of new keys stays within the budget, and a key in use during
+ * the flood keeps its count: only the least recently used are evicted.
+ */
+START_TEST(ratelimit_flood_evicts_oldest_not_live_counts)
+{
+    struct ratelimit *rl = ratelimit_new(100000, MIN, 1024);
+    struct ratelimit_verdict v;
+    int64_t t = 1000 * MIN;
+    int64_t left = 100000;
+    char key[32];
+    int i;
+
+    for (i = 0; i < 200000; i++) {
+        int n = snprintf(key, sizeof(key), "flood:%d", i);
+
+        ratelimit_take(rl, key, (size_t)n, t + i, &v);
+        ck_assert_uint_le(ratelimit_size(rl), ratelimit_budget(rl));
+        if (i % 10 != 0)
+            continue;
+        ratelimit_take(rl, "victim", 6, t + i, &v);
+        ck_assert(v.allowed);
+        ck_assert_int_eq(v.remaining, --left);
+    }
+    ck_assert_uint_le(ratelimit_budget(rl), 1024);
+    ratelimit_free(rl);
+}
+END_TEST
+
+/* Keys idle for two windows go without any new key pushing them out. */
+START_TEST(ratelimit_idle_keys_are_swept)
+{
+    struct ratelimit *rl = ratelimit_new(5, MIN, 0);
+    struct ratelimit_verdict v;
+    int64_t t = 1000 * MIN;
+    char key[32];
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof(key), "old:%d", i);
+
+        ratelimit_take(rl, key, (size_t)n, t, &v);
+    }
+    ck_assert_uint_eq(ratelimit_size(rl), 1000);
+    for (i = 0; i < 2000; i++)
+        ratelimit_take(rl, "k", 1, t + 3 * MIN, &v);
+    ck_assert_uint_lt(ratelimit_size(rl), 1000);
     ratelimit_free(rl);
 }
 END_TEST
@@ -528,6 +580,8 @@ parts_suite(void)
     tcase_add_test(tc, ratelimit_refuses_the_request_over_the_limit);
     tcase_add_test(tc, ratelimit_previous_window_weighs_by_time_left);
     tcase_add_test(tc, ratelimit_memory_stays_bounded_with_many_keys);
+    tcase_add_test(tc, ratelimit_flood_evicts_oldest_not_live_counts);
+    tcase_add_test(tc, ratelimit_idle_keys_are_swept);
     tcase_add_test(tc, semver_compares_like_go);
     tcase_add_test(tc, semver_current_ignores_suffixes_of_own_version);
     tcase_add_test(tc, gojson_errors_read_as_go_writes_them);
