@@ -751,6 +751,30 @@ tidy_cause(char *cause, const char *text)
         cause[0] = '\0';
 }
 
+bool
+opt_desc_is_secret(const struct opt_desc *d)
+{
+    return d != NULL && (d->annotations & OPT_ANN_SECRET) != 0;
+}
+
+/*
+ * The refused text as a message shows it, and the value layer's cause
+ * made fit to follow it.  A secret is shown by its length only, and its
+ * cause is replaced as a whole: causes quote the input (a CSV error, a
+ * URL parse error) in ways that cannot all be cut out.
+ */
+static int
+add_refused(struct buf *q, const struct opt_desc *d, const char *text,
+            char *cause)
+{
+    if (opt_desc_is_secret(d)) {
+        snprintf(cause, ERR_MSG_MAX, "the secret value cannot be parsed");
+        return buf_addf(q, "(secret, %zu bytes)", strlen(text));
+    }
+    tidy_cause(cause, text);
+    return add_quoted(q, text);
+}
+
 static int
 apply_text(struct opt_set *set, struct entry *e, const char *text,
            const char *where, size_t wlen, struct opt_diag *dg)
@@ -765,8 +789,7 @@ apply_text(struct opt_set *set, struct entry *e, const char *text,
     if (err.code == ERR_NOMEM)
         return ERR_NOMEM;
     buf_init(&q);
-    rc = add_quoted(&q, text);
-    tidy_cause(err.msg, text);
+    rc = add_refused(&q, e->d, text, err.msg);
     if (rc == 0)
         rc = diag_add(dg, false, "invalid %s %s for %.*s%s%s",
                       type_word(e->d), buf_str(&q), (int)wlen, where,
@@ -1266,10 +1289,11 @@ yaml_invalid(struct ytab *t, yaml_node_t *val, const struct entry *e,
     int rc = 0;
 
     buf_init(&q);
-    if (scalar) {
-        rc = add_quoted(&q, text);
-        tidy_cause(err->msg, text);
-    }
+    if (scalar)
+        rc = add_refused(&q, e->d, text, err->msg);
+    else if (opt_desc_is_secret(e->d))
+        snprintf(err->msg, sizeof(err->msg),
+                 "the secret value cannot be parsed");
     if (rc == 0)
         rc = yaml_error(t, dg, &val->start_mark, "invalid %s%s%s for %s%s%s",
                         type_word(e->d), scalar ? " " : "", buf_str(&q),
@@ -1962,6 +1986,8 @@ opt_set_assign(struct opt_set *set, const char *name, const char *text,
     if (v->type != OPT_HOSTPORT || text[0] != '\0')
         rc = optval_set(&fresh, set->ent[i].d, text, e);
     if (rc != 0) {
+        if (rc != ERR_NOMEM && opt_desc_is_secret(set->ent[i].d))
+            err_set(e, rc, "the secret value cannot be parsed");
         optval_release(&fresh);
         return rc;
     }

@@ -132,6 +132,13 @@ struct opt_desc {
 };
 
 /*
+ * True when d carries OPT_ANN_SECRET (false for NULL).  A secret's value
+ * never leaves the process: messages about a refused secret give its
+ * length and a generic cause, never the text or the value layer's cause.
+ */
+bool opt_desc_is_secret(const struct opt_desc *d);
+
+/*
  * A value.  Which members mean something depends on the type:
  *   Bool: b.  Int64: i.  Duration: i (nanoseconds).  Float64: f.
  *   String, URL (normalised text), Enum (as typed), Regexp (source),

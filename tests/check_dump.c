@@ -322,6 +322,82 @@ START_TEST(secrets_never_print)
 }
 END_TEST
 
+/* Every secret option by variable and flag; flags match the table. */
+static const char *const secret_names[][2] = {
+    { "CODER_OAUTH2_GITHUB_CLIENT_SECRET", "--oauth2-github-client-secret" },
+    { "CODER_OIDC_CLIENT_SECRET", "--oidc-client-secret" },
+    { "CODER_TRACE_HONEYCOMB_API_KEY", "--trace-honeycomb-api-key" },
+    { "CODER_PROVISIONER_DAEMON_PSK", "--provisioner-daemon-psk" },
+    { "CODER_PG_CONNECTION_URL", "--postgres-url" },
+    { "CODER_SCIM_AUTH_HEADER", "--scim-auth-header" },
+    { "CODER_EXTERNAL_TOKEN_ENCRYPTION_KEYS",
+      "--external-token-encryption-keys" },
+    { "CODER_EMAIL_AUTH_PASSWORD", "--email-auth-password" },
+    { "CODER_NOTIFICATIONS_EMAIL_AUTH_PASSWORD",
+      "--notifications-email-auth-password" },
+    { "CODER_AIBRIDGE_OPENAI_KEY", "--aibridge-openai-key" },
+    { "CODER_AIBRIDGE_ANTHROPIC_KEY", "--aibridge-anthropic-key" },
+    { "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "--aibridge-bedrock-access-key" },
+    { "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET",
+      "--aibridge-bedrock-access-key-secret" }
+};
+
+/* A value no CSV reader accepts (an open quote), around the sentinel. */
+#define MALFORMED "\"Sent1nel,x%zz"
+
+static void
+assert_no_sentinel(const struct res *r, const char *how, const char *name)
+{
+    ck_assert_msg(strstr(r->out, "Sent1nel") == NULL, "%s %s: stdout",
+                  how, name);
+    ck_assert_msg(strstr(r->err, "Sent1nel") == NULL, "%s %s: stderr: %s",
+                  how, name, r->err);
+}
+
+START_TEST(malformed_secrets_never_print_in_errors)
+{
+    size_t n = sizeof(secret_names) / sizeof(secret_names[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *args[] = { secret_names[i][1], MALFORMED, NULL };
+        struct tu_env env;
+        struct res r;
+
+        tu_env_init(&env);
+        tu_env_set(&env, secret_names[i][0], MALFORMED);
+        dump(&r, &env, NULL);
+        assert_no_sentinel(&r, "env", secret_names[i][0]);
+        res_release(&r);
+        tu_env_release(&env);
+
+        tu_env_init(&env);
+        dump(&r, &env, args);
+        assert_no_sentinel(&r, "flag", secret_names[i][1]);
+        res_release(&r);
+        tu_env_release(&env);
+    }
+}
+END_TEST
+
+START_TEST(malformed_secret_list_is_an_error_by_length)
+{
+    const char *args[] = { "--external-token-encryption-keys", MALFORMED,
+                           NULL };
+    struct tu_env env;
+    struct res r;
+
+    tu_env_init(&env);
+    dump(&r, &env, args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "coder-cfg: invalid list "
+                                 "(secret, 14 bytes) for "
+                                 "--external-token-encryption-keys: the "
+                                 "secret value cannot be parsed\n"));
+    res_release(&r);
+    tu_env_release(&env);
+}
+END_TEST
+
 START_TEST(secrets_show_as_set_in_the_table)
 {
     const char *args[] = { "--output", "table", NULL };
@@ -813,6 +889,8 @@ dump_suite(void)
     tcase_add_test(tc, yaml_empty_scopes_is_an_empty_list);
     tcase_add_test(tc, unknown_yaml_key_fails_with_place_and_suggestion);
     tcase_add_test(tc, secrets_never_print);
+    tcase_add_test(tc, malformed_secrets_never_print_in_errors);
+    tcase_add_test(tc, malformed_secret_list_is_an_error_by_length);
     tcase_add_test(tc, secrets_show_as_set_in_the_table);
     tcase_add_test(tc, show_secrets_prints_them_when_asked);
     tcase_add_test(tc, yaml_output_reads_back_to_the_same_values);

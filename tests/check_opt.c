@@ -587,6 +587,61 @@ START_TEST(bad_text_appears_once_in_a_message)
 }
 END_TEST
 
+static const struct opt_desc secret_list[] = {
+    { .name = "Keys", .flag = "keys", .env = "T_KEYS", .yaml = "keys",
+      .type = OPT_STRING_ARRAY, .annotations = OPT_ANN_SECRET,
+      .json_path = "keys" },
+    { .name = "Config", .flag = "config", .type = OPT_YAML_PATH,
+      .json_path = "config" },
+};
+
+START_TEST(secret_is_known_by_its_annotation)
+{
+    ck_assert(opt_desc_is_secret(&secret_list[0]));
+    ck_assert(opt_desc_is_secret(&small[NSMALL - 1]));
+    ck_assert(!opt_desc_is_secret(&small[0]));
+    ck_assert(!opt_desc_is_secret(NULL));
+}
+END_TEST
+
+START_TEST(refused_secret_shows_only_its_length)
+{
+    struct run r = { 0 };
+    char *file = yaml_file(&r, "keys: '\"Sent1nel,x'\n");
+    const char *argv[] = { "--config", file, "--keys", "\"Sent1nel", NULL };
+    const char *envp[] = { "T_KEYS=\"Sent1nel,y", NULL };
+
+    run_table(&r, secret_list, 2, argv, envp);
+    ck_assert_int_eq(r.rc, ERR_INVALID);
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid list "
+                       "(secret, 11 bytes) for T_KEYS: the secret value "
+                       "cannot be parsed"));
+    ck_assert(has_line(r.dg.errors, r.dg.nerrors, "invalid list "
+                       "(secret, 9 bytes) for --keys: the secret value "
+                       "cannot be parsed"));
+    ck_assert(has_part(r.dg.errors, r.dg.nerrors, "config.yaml:1:7: "
+                       "invalid list (secret, 11 bytes) for keys: the "
+                       "secret value cannot be parsed"));
+    for (size_t i = 0; i < r.dg.nerrors; i++)
+        ck_assert_ptr_null(strstr(r.dg.errors[i], "Sent1nel"));
+    run_release(&r);
+    free(file);
+}
+END_TEST
+
+START_TEST(assigning_a_refused_secret_gives_a_generic_cause)
+{
+    struct run r = { 0 };
+    struct err e;
+
+    run_table(&r, secret_list, 2, NULL, NULL);
+    ck_assert_int_eq(opt_set_assign(r.set, "Keys", "\"Sent1nel", &e),
+                     ERR_INVALID);
+    ck_assert_str_eq(e.msg, "the secret value cannot be parsed");
+    run_release(&r);
+}
+END_TEST
+
 START_TEST(empty_env_for_a_string_counts_as_env)
 {
     struct run r = { 0 };
@@ -1315,6 +1370,9 @@ opt_suite(void)
     tcase_add_test(real, empty_env_for_a_duration_is_an_error_naming_it);
     tcase_add_test(real, empty_env_for_a_choice_or_number_says_so_plainly);
     tcase_add_test(real, bad_text_appears_once_in_a_message);
+    tcase_add_test(real, secret_is_known_by_its_annotation);
+    tcase_add_test(real, refused_secret_shows_only_its_length);
+    tcase_add_test(real, assigning_a_refused_secret_gives_a_generic_cause);
     tcase_add_test(real, empty_env_for_a_string_counts_as_env);
     tcase_add_test(real, deprecated_env_warns_in_env_spelling);
     tcase_add_test(real, deprecated_flag_warns_as_typed);
