@@ -198,16 +198,21 @@ pg_conninfo_build(struct store *s, const char *url, struct err *e)
 {
     PQconninfoOption *opts;
     char *msg = NULL;
-    char reason[256];
+    bool nomem;
     int rc;
 
+    /*
+     * libpq's reason quotes the text it refused, which may be the
+     * password, so none of it (and none of the URL) reaches the message.
+     */
     opts = PQconninfoParse(url, &msg);
     if (opts == NULL) {
-        copy_reason(reason, sizeof(reason), msg);
+        nomem = msg == NULL;
         PQfreemem(msg);
-        if (reason[0] == '\0')
+        if (nomem)
             return err_set(e, ERR_NOMEM, "postgres url: out of memory");
-        return err_set(e, ERR_INVALID, "invalid postgres url: %s", reason);
+        return err_set(e, ERR_INVALID,
+                       "invalid postgres url: cannot be parsed");
     }
     rc = fill_conninfo(s, opts);
     PQconninfoFree(opts);
@@ -227,6 +232,23 @@ pg_conninfo_free(struct store *s)
     free(s->val);
     s->kw = NULL;
     s->val = NULL;
+}
+
+/*
+ * libpq's connection errors name the host, port and user but not the
+ * password; should one ever quote it, the whole reason is dropped.
+ */
+static void
+hide_password(const struct store *s, char *reason, size_t size)
+{
+    for (size_t i = 0; s->kw != NULL && s->kw[i] != NULL; i++) {
+        const char *pw = s->val[i];
+
+        if (strcmp(s->kw[i], "password") != 0 || pw == NULL || *pw == '\0')
+            continue;
+        if (strstr(reason, pw) != NULL)
+            snprintf(reason, size, "the server refused the connection");
+    }
 }
 
 /* Server notices (such as "schema already exists") are not ours to print. */
@@ -249,6 +271,7 @@ pg_connect(struct store *s, PGconn **out, struct err *e)
         return err_set(e, ERR_NOMEM, "postgres connect: out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
         copy_reason(reason, sizeof(reason), PQerrorMessage(conn));
+        hide_password(s, reason, sizeof(reason));
         PQfinish(conn);
         return err_set(e, ERR_UNAVAILABLE, "cannot connect to postgres: %s",
                        reason);

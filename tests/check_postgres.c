@@ -154,6 +154,41 @@ START_TEST(malformed_url_is_invalid)
 }
 END_TEST
 
+START_TEST(unparsable_url_message_quotes_none_of_it)
+{
+    struct store_options opt;
+    struct store *s;
+    struct err e;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.url = "postgres://user:hunter%zz2@127.0.0.1/db";
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "invalid postgres url: cannot be parsed");
+    opt.url = "host=127.0.0.1 password='hunter2";
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_INVALID);
+    ck_assert_str_eq(e.msg, "invalid postgres url: cannot be parsed");
+}
+END_TEST
+
+START_TEST(refused_connection_message_omits_the_password)
+{
+    struct store_options opt;
+    struct store *s;
+    struct err e;
+    char url[128];
+
+    snprintf(url, sizeof(url), "postgresql://pguser:Sent1nelPw@127.0.0.1:"
+             "%d/x?connect_timeout=1", tu_free_port());
+    memset(&opt, 0, sizeof(opt));
+    opt.url = url;
+    opt.connect_timeout_ns = 1 * UTIL_NS_PER_SEC;
+    ck_assert_int_eq(OPS->open(&s, &opt, &e), ERR_UNAVAILABLE);
+    ck_assert_msg(strstr(e.msg, "Sent1nel") == NULL, "message: %s", e.msg);
+    ck_assert_msg(strstr(e.msg, "cannot connect to postgres: ") != NULL,
+                  "message: %s", e.msg);
+}
+END_TEST
+
 START_TEST(unreachable_server_gives_up_after_connect_timeout)
 {
     struct store_options opt;
@@ -744,6 +779,8 @@ main(void)
     tcase_add_test(tc, racing_opens_migrate_once_and_share_one_deployment_id);
     tcase_add_test(tc, newer_schema_version_is_refused);
     tcase_add_test(tc, malformed_url_is_invalid);
+    tcase_add_test(tc, unparsable_url_message_quotes_none_of_it);
+    tcase_add_test(tc, refused_connection_message_omits_the_password);
     tcase_add_test(tc, unreachable_server_gives_up_after_connect_timeout);
     tcase_add_test(tc, libpq_messages_arrive_on_one_line);
     tcase_add_test(tc, lost_connection_error_arrives_on_one_line);
