@@ -835,6 +835,40 @@ touch_fn(struct engine *en, struct store_txn *t, void *arg, struct err *e)
     return rc;
 }
 
+/*
+ * Saturating arithmetic for values read from the database, which may
+ * hold anything an int64 can: a result past the range sticks at its end.
+ */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (!__builtin_add_overflow(a, b, &r))
+        return r;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t
+sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (!__builtin_sub_overflow(a, b, &r))
+        return r;
+    return b < 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t
+sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (!__builtin_mul_overflow(a, b, &r))
+        return r;
+    return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+}
+
 /* Coder's side effects of a good key: hourly last use, sliding expiry. */
 static int
 auth_touch(struct engine *en, const struct engine_auth_options *opt,
@@ -842,10 +876,10 @@ auth_touch(struct engine *en, const struct engine_auth_options *opt,
 {
     struct touch_arg a = { out, false, false, now };
     struct store_key *k = &out->key;
-    int64_t life = k->lifetime_seconds * UTIL_NS_PER_SEC;
+    int64_t life = sat_mul(k->lifetime_seconds, UTIL_NS_PER_SEC);
     int rc;
 
-    if (now - k->last_used > HOUR_NS) {
+    if (sat_sub(now, k->last_used) > HOUR_NS) {
         k->last_used = now;
         copy_text(k->ip_address, sizeof(k->ip_address),
                   opt != NULL && opt->ip != NULL ? opt->ip : "", "ip",
@@ -853,8 +887,8 @@ auth_touch(struct engine *en, const struct engine_auth_options *opt,
         a.key_changed = a.seen = true;
     }
     if ((opt == NULL || !opt->disable_expiry_refresh) &&
-        k->expires_at - now <= life - HOUR_NS) {
-        k->expires_at = now + life;
+        sat_sub(k->expires_at, now) <= sat_sub(life, HOUR_NS)) {
+        k->expires_at = sat_add(now, life);
         a.key_changed = true;
     }
     if (!a.key_changed && out->user.status != STORE_USER_DORMANT)
@@ -992,8 +1026,8 @@ add_stat(const struct store_agent_stat *s, void *ctx)
 
     if (s->created_at <= a->from)
         return 0;
-    a->rx += s->rx_bytes;
-    a->tx += s->tx_bytes;
+    a->rx = sat_add(a->rx, s->rx_bytes);
+    a->tx = sat_add(a->tx, s->tx_bytes);
     if (s->connection_median_latency_ms > 0) {
         rc = grow_array((void **)&a->lat, &a->latcap, a->nlat,
                         sizeof(*a->lat));
@@ -1074,10 +1108,11 @@ stats_finish(struct stat_acc *a, struct engine_stats *o)
         if (i + 1 < a->nrows &&
             strcmp(r->agent_id, a->rows[i + 1].agent_id) == 0)
             continue;
-        o->session_vscode += r->vscode;
-        o->session_ssh += r->ssh;
-        o->session_jetbrains += r->jetbrains;
-        o->session_reconnecting_pty += r->rpty;
+        o->session_vscode = sat_add(o->session_vscode, r->vscode);
+        o->session_ssh = sat_add(o->session_ssh, r->ssh);
+        o->session_jetbrains = sat_add(o->session_jetbrains, r->jetbrains);
+        o->session_reconnecting_pty = sat_add(o->session_reconnecting_pty,
+                                              r->rpty);
     }
 }
 

@@ -609,6 +609,38 @@ START_TEST(engine_token_expiry_slides_after_an_hour_unless_disabled)
 }
 END_TEST
 
+/*
+ * A key row with lifetimes and times at the ends of the int64 range:
+ * verification saturates instead of overflowing (the SAN build checks).
+ */
+START_TEST(engine_token_with_extreme_times_verifies_without_overflow)
+{
+    static const int64_t life[] = { INT64_MAX, INT64_MIN, INT64_MAX };
+    static const int64_t used[] = { 0, INT64_MIN, INT64_MAX };
+    struct ectx c;
+    struct store_user u;
+    struct store_key k, got;
+    char tok[ENGINE_TOKEN_LEN + 1];
+
+    ectx_open(&c);
+    OK(&c, engine_user_create(c.en, "zeno", NULL, 0, &u, &c.e));
+    for (size_t i = 0; i < 3; i++) {
+        OK(&c, engine_token_create(c.en, u.id, HOUR, "", tok, &k, &c.e));
+        OK(&c, engine_token_delete(c.en, k.id, &c.e));
+        k.lifetime_seconds = life[i];
+        k.last_used = used[i];
+        k.expires_at = INT64_MAX;
+        OK(&c, c.ops->key_insert(engine_store(c.en), NULL, &k, &c.e));
+
+        ck_assert_int_eq(verdict(&c, tok, k.created_at + 2 * HOUR, NULL),
+                         ENGINE_AUTH_OK);
+        OK(&c, c.ops->key_get(engine_store(c.en), NULL, k.id, &got, &c.e));
+        ck_assert_int_eq(got.expires_at, INT64_MAX);
+    }
+    ectx_close(&c);
+}
+END_TEST
+
 START_TEST(engine_deleted_token_is_refused_at_once)
 {
     struct ectx c;
@@ -921,6 +953,31 @@ START_TEST(engine_stats_without_samples_are_minus_one)
     OK(&c, engine_stats_compute(c.en, 5000 * SEC, SEC, &s, &c.e));
     ck_assert_double_eq(s.latency_p50_ms, -1);
     ck_assert_int_eq(s.rx_bytes, 10);
+    ectx_close(&c);
+}
+END_TEST
+
+START_TEST(engine_stats_sums_saturate)
+{
+    int64_t now = 2000 * SEC;
+    struct store_agent_stat st;
+    struct engine_stats s;
+    struct ectx c;
+
+    ectx_open(&c);
+    memset(&st, 0, sizeof(st));
+    snprintf(st.agent_id, sizeof(st.agent_id), "agent");
+    for (int i = 0; i < 2; i++) {
+        util_uuid_new(st.id);
+        util_uuid_new(st.workspace_id);
+        st.created_at = now - (2 - i) * SEC;
+        st.rx_bytes = INT64_MAX;
+        st.tx_bytes = INT64_MIN;
+        OK(&c, c.ops->stat_append(engine_store(c.en), NULL, &st, &c.e));
+    }
+    OK(&c, engine_stats_compute(c.en, now, SEC, &s, &c.e));
+    ck_assert_int_eq(s.rx_bytes, INT64_MAX);
+    ck_assert_int_eq(s.tx_bytes, INT64_MIN);
     ectx_close(&c);
 }
 END_TEST
@@ -1313,6 +1370,8 @@ main(void)
     tcase_add_test(tokens,
                    engine_token_expiry_slides_after_an_hour_unless_disabled);
     tcase_add_test(tokens, engine_deleted_token_is_refused_at_once);
+    tcase_add_test(tokens,
+                   engine_token_with_extreme_times_verifies_without_overflow);
     tcase_set_timeout(tokens, 60);
     tcase_add_test(tokens, engine_verify_is_safe_from_many_threads);
     tcase_add_test(tokens, keycache_entry_lives_for_its_ttl_only);
@@ -1322,6 +1381,7 @@ main(void)
     tcase_add_test(tokens, engine_without_events_reads_the_store_every_time);
     tcase_add_test(stats, engine_stats_fixture_matches_coder);
     tcase_add_test(stats, engine_stats_without_samples_are_minus_one);
+    tcase_add_test(stats, engine_stats_sums_saturate);
     tcase_add_test(stats, engine_stats_prune_keeps_the_window);
     tcase_add_test(stats, engine_stats_classify_pending_building_stopped);
     tcase_add_test(disk, engine_corrupt_record_is_err_corrupt);
