@@ -7,6 +7,12 @@
  * second call (after the body, when there is one).  The exception is a
  * CSP report that announces a body over the limit: it is answered at once
  * with 413, so the body is never read.
+ *
+ * libmicrohttpd 0.9 cannot queue an answer while a body is still coming
+ * in, so a body that does not announce its size (chunked) is read to its
+ * end before the answer: a CSP report kept up to API_CSP_MAX bytes and
+ * then only counted, any other body only counted.  A body that passes
+ * API_BODY_MAX gets no answer: its connection is dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -423,13 +429,33 @@ declared_too_large(const struct api_request *rq)
     return n > API_CSP_MAX;
 }
 
-static void
+/*
+ * Takes a piece of the body.  A CSP report is kept up to its cap; past
+ * it, and for every other route (none reads a body), the bytes are only
+ * counted.  Returns false once a body passes API_BODY_MAX: the caller
+ * then drops the connection, so no body is read to an unbounded end.
+ */
+static bool
 body_add(struct api_request *rq, const char *data, size_t len)
 {
-    if (!is_csp(rq) || rq->body_too_large)
-        return;
-    if (buf_add(&rq->body, data, len) < 0)
+    rq->body_seen += len;
+    if (rq->body_seen > API_BODY_MAX)
+        return false;
+    if (is_csp(rq) && !rq->body_too_large &&
+        buf_add(&rq->body, data, len) < 0)
         rq->body_too_large = true;
+    return true;
+}
+
+static enum MHD_Result
+body_drop(struct api_request *rq)
+{
+    if (api_log_enabled(rq->srv->log, API_LOG_DEBUG))
+        api_log_write(rq->srv->log, API_LOG_DEBUG, "api",
+                      "request body too large, closing connection",
+                      "method", rq->method, "path", rq->path, "request_id",
+                      rq->request_id, (const char *)NULL);
+    return MHD_NO;
 }
 
 static enum MHD_Result
@@ -457,7 +483,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        body_add(rq, upload, *upload_size);
+        if (!body_add(rq, upload, *upload_size))
+            return body_drop(rq);
         *upload_size = 0;
         return MHD_YES;
     }

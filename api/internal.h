@@ -30,6 +30,12 @@
 /* CSP reports larger than this get 413 before the body is read whole. */
 #define API_CSP_MAX 65536
 
+/*
+ * The most bytes of a body read for any request (beyond API_CSP_MAX they
+ * are only counted); past this the connection is dropped unanswered.
+ */
+#define API_BODY_MAX (1024 * 1024)
+
 #define API_JSON "application/json; charset=utf-8"
 #define API_TEXT "text/plain; charset=utf-8"
 
@@ -118,6 +124,7 @@ struct api_request {
 
     /* The request body (CSP reports only). */
     struct buf body;
+    size_t body_seen;               /* bytes received, kept or not */
     bool body_too_large;
 
     /* Authentication state; auth and target mean something once set. */

@@ -661,6 +661,107 @@ START_TEST(csp_report_over_64k_is_413)
 }
 END_TEST
 
+/* A chunked body of n spaces, counted as libcurl takes it, and the
+ * start of the answer. */
+struct chunked {
+    size_t left;
+    size_t sent;
+    char got[512];
+    size_t got_len;
+};
+
+static size_t
+chunked_read(char *buf, size_t size, size_t nmemb, void *cls)
+{
+    struct chunked *c = cls;
+    size_t n = size * nmemb;
+
+    if (n > c->left)
+        n = c->left;
+    memset(buf, ' ', n);
+    c->left -= n;
+    c->sent += n;
+    return n;
+}
+
+static size_t
+chunked_write(char *data, size_t size, size_t nmemb, void *cls)
+{
+    struct chunked *c = cls;
+    size_t n = size * nmemb;
+    size_t room = sizeof(c->got) - 1 - c->got_len;
+
+    memcpy(c->got + c->got_len, data, n < room ? n : room);
+    c->got_len += n < room ? n : room;
+    c->got[c->got_len] = '\0';
+    return n;
+}
+
+/*
+ * POSTs n bytes chunked to path; returns the status, *sent the bytes
+ * sent, and the start of the answer's body in got (512 bytes).
+ */
+static long
+post_chunked(const char *path, size_t n, size_t *sent, char *got)
+{
+    struct curl_slist *h = curl_slist_append(NULL,
+                                             "Transfer-Encoding: chunked");
+    struct chunked c;
+    CURL *curl = curl_easy_init();
+    char url[160];
+    long status = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.left = n;
+    snprintf(url, sizeof(url), "%s%s", S.base, path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, chunked_read);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &c);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, chunked_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+    curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    curl_slist_free_all(h);
+    *sent = c.sent;
+    memcpy(got, c.got, sizeof(c.got));
+    return status;
+}
+
+/*
+ * A chunked CSP report over the cap is answered 413 when it ends; one so
+ * large that it passes the read cap has its connection dropped early, and
+ * so has a large body sent to a route that reads none.
+ */
+START_TEST(chunked_bodies_are_cut_off_at_the_cap)
+{
+    int64_t t0 = util_mono_ns();
+    size_t sent;
+    char got[512];
+
+    ck_assert_int_eq(post_chunked("/api/v2/csp/reports", 200u << 10, &sent,
+                                  got), 413);
+    ck_assert_str_eq(got, "{\"message\":\"Request body too large.\","
+                     "\"detail\":\"Maximum CSP report size is 65536 "
+                     "bytes.\"}\n");
+    ck_assert_int_eq(post_chunked("/api/v2/buildinfo", 200u << 10, &sent,
+                                  got), 405);
+    ck_assert_int_ne(post_chunked("/api/v2/csp/reports", 5u << 20, &sent,
+                                  got), 200);
+    ck_assert_int_lt(util_mono_ns() - t0, 5 * UTIL_NS_PER_SEC);
+
+    /* A body past the read cap is not read to its end. */
+    post_chunked("/api/v2/csp/reports", 256u << 20, &sent, got);
+    ck_assert_uint_lt(sent, 64u << 20);
+    post_chunked("/api/v2/buildinfo", 256u << 20, &sent, got);
+    ck_assert_uint_lt(sent, 64u << 20);
+    ck_assert_int_eq(get_status("/healthz", NULL), 200);
+}
+END_TEST
+
 /* --- servers of their own ------------------------------------------------ */
 
 static void
@@ -1368,6 +1469,7 @@ api_suite(void)
     tcase_add_test(shared, tokenconfig_member_cannot_see_others);
     tcase_add_test(shared, csp_reports_accept_valid_and_refuse_bad_json);
     tcase_add_test(shared, csp_report_over_64k_is_413);
+    tcase_add_test(shared, chunked_bodies_are_cut_off_at_the_cap);
     tcase_set_timeout(shared, 60);
     suite_add_tcase(s, shared);
 
