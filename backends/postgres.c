@@ -24,6 +24,14 @@
 #define DEFAULT_CONNECT_TIMEOUT_NS (INT64_C(30) * UTIL_NS_PER_SEC)
 #define DEPLOYMENT_KEY "deployment_id"
 
+/*
+ * The most agent stats rows one scan hands over: the engine's own cap
+ * (ENGINE_STATS_ROWS_MAX).  The query asks for one row more, so that a
+ * window past the cap is refused after at most that many rows reach
+ * libpq, never after the whole window has.
+ */
+#define STAT_SCAN_MAX 10000000
+
 #define T "coder_cfg."
 /* Column lists; the _OF forms qualify each column for a join. */
 #define USER_COLS_OF(q) q "id, " q "username, " q "email, " q "roles, " \
@@ -102,7 +110,7 @@ static const char *const stmt_sql[PG_STMT_COUNT] = {
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT DO NOTHING",
     [PG_STAT_SCAN_SINCE] = "SELECT " STAT_COLS " FROM " T "agent_stats"
-        " WHERE created_at >= $1 ORDER BY created_at, id",
+        " WHERE created_at >= $1 ORDER BY created_at, id LIMIT $2",
     [PG_STAT_PRUNE] = "DELETE FROM " T "agent_stats WHERE created_at < $1",
     [PG_CSP_APPEND] = "INSERT INTO " T "csp_reports (received_at, body)"
         " VALUES ($1, $2) RETURNING id",
@@ -953,7 +961,11 @@ pg_stat_scan_since(struct store *s, struct store_txn *t, int64_t since,
 
     pg_params_init(&p);
     pg_param_i64(&p, since);
+    pg_param_i64(&p, STAT_SCAN_MAX + 1);
     rc = pg_run(s, t, PG_STAT_SCAN_SINCE, &p, &res, e);
+    if (rc == 0 && PQntuples(res) > STAT_SCAN_MAX)
+        rc = err_set(e, ERR_TOO_LARGE, "agent stats: more than %d rows "
+                     "since the given time", STAT_SCAN_MAX);
     for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
         rc = stat_decode(res, r, &st, e);
         if (rc == 0)

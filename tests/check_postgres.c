@@ -647,6 +647,34 @@ START_TEST(stats_scan_from_a_time_and_duplicates_exist)
 }
 END_TEST
 
+/*
+ * The cap on a stats scan is the database's to enforce: a window past it
+ * is refused after one row too many, not after all of it reached libpq.
+ * A test cannot fill ten million rows, so it checks what the server ran.
+ */
+START_TEST(stats_scan_is_limited_by_the_database)
+{
+    char *url = tu_pg_new_database();
+    struct store *s = open_url(url);
+    char *ran;
+    int n = 0;
+
+    ck_assert_int_eq(OPS->stat_scan_since(s, NULL, 0, count_stat, &n,
+                                          NULL), 0);
+    ck_assert_int_eq(n, 0);
+    ran = tu_pg_query(url, "SELECT count(*) FROM pg_stat_activity"
+                      " WHERE datname = current_database()"
+                      " AND pid <> pg_backend_pid()"
+                      " AND query LIKE '%FROM coder_cfg.agent_stats"
+                      " WHERE created_at >= $1 ORDER BY created_at, id"
+                      " LIMIT $2'");
+    ck_assert_str_eq(ran, "1");
+    free(ran);
+    OPS->close(s);
+    tu_pg_drop_database(url);
+}
+END_TEST
+
 START_TEST(transactions_commit_or_leave_nothing)
 {
     char *url = tu_pg_new_database();
@@ -793,6 +821,7 @@ main(void)
     tcase_add_test(tc, keys_round_trip_touch_and_delete);
     tcase_add_test(tc, csp_reports_prune_oldest_first);
     tcase_add_test(tc, stats_scan_from_a_time_and_duplicates_exist);
+    tcase_add_test(tc, stats_scan_is_limited_by_the_database);
     tcase_add_test(tc, transactions_commit_or_leave_nothing);
     tcase_add_test(tc, outage_fails_fast_and_the_same_handle_recovers);
     suite_add_tcase(s, tc);
