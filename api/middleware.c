@@ -300,30 +300,6 @@ limit_headers(struct api_request *rq, const struct ratelimit_verdict *v)
     api_header(rq, "X-RateLimit-Reset", n);
 }
 
-/* An owner's bypass gets a fresh, unshared key: never limited. */
-static bool
-bypass(struct api_request *rq)
-{
-    struct ratelimit_verdict v;
-    struct auth_refusal ref;
-    struct err e;
-    int64_t now = util_now_ns();
-    int64_t window = INT64_C(60) * UTIL_NS_PER_SEC;
-
-    err_clear(&e);
-    if (verify(rq, &ref, &e) != 1 ||
-        !(rq->auth.user.roles & STORE_ROLE_OWNER)) {
-        api_reply_text(rq, 428, "\"" BYPASS_HEADER "\" provided but user "
-                       "is not owner\n");
-        return false;
-    }
-    v.limit = rq->srv->rate_limit;
-    v.remaining = v.limit - 1;
-    v.reset_unix = (now - now % window + window) / UTIL_NS_PER_SEC;
-    limit_headers(rq, &v);
-    return true;
-}
-
 /*
  * The limiter's key: a known/unknown byte, the address as
  * netaddr_rate_key groups it, then the pattern of the route the path
@@ -362,33 +338,93 @@ rate_key(const struct api_request *rq, char *key, size_t size)
     return RATE_KEY_ADDR + (size_t)n;
 }
 
+static void
+reply_limited(struct api_request *rq, const struct ratelimit_verdict *v)
+{
+    char window[40];
+    char msg[160];
+
+    limit_headers(rq, v);
+    snprintf(msg, sizeof(msg), "%lld", (long long)v->retry_after);
+    api_header(rq, "Retry-After", msg);
+    opt_duration_format(v->retry_after * UTIL_NS_PER_SEC, window);
+    snprintf(msg, sizeof(msg), "You've been rate limited for sending more "
+             "than %lld requests in %s.", (long long)v->limit, window);
+    api_reply_message(rq, 429, msg, NULL);
+}
+
+/* Headers as for a fresh, unshared key, which an owner's bypass gets. */
+static void
+owner_headers(struct api_request *rq)
+{
+    struct ratelimit_verdict v;
+    int64_t now = util_now_ns();
+    int64_t window = INT64_C(60) * UTIL_NS_PER_SEC;
+
+    v.limit = rq->srv->rate_limit;
+    v.remaining = v.limit - 1;
+    v.reset_unix = (now - now % window + window) / UTIL_NS_PER_SEC;
+    limit_headers(rq, &v);
+}
+
+/*
+ * A request asking to bypass the limiter, already counted under its key
+ * (verdict v).  Only an owner's is let through whatever v says.  Each
+ * check of the token may read the store, so once v refuses, a client
+ * gets only a limit's worth of failed checks per window (counted under
+ * a key of their own); past that it gets the 429 unchecked.
+ */
+static bool
+bypass(struct api_request *rq, char *key, const struct ratelimit_verdict *v)
+{
+    struct ratelimit_verdict fails;
+    struct auth_refusal ref;
+    struct err e;
+    int64_t now = util_now_ns();
+
+    key[RATE_KEY_ADDR] = 'b';
+    if (!v->allowed) {
+        ratelimit_peek(rq->srv->rl, key, RATE_KEY_ADDR + 1, now, &fails);
+        if (!fails.allowed) {
+            reply_limited(rq, v);
+            return false;
+        }
+    }
+
+    err_clear(&e);
+    if (verify(rq, &ref, &e) == 1 &&
+        (rq->auth.user.roles & STORE_ROLE_OWNER)) {
+        owner_headers(rq);
+        return true;
+    }
+    if (!v->allowed)
+        ratelimit_take(rq->srv->rl, key, RATE_KEY_ADDR + 1, now, &fails);
+    api_reply_text(rq, 428, "\"" BYPASS_HEADER "\" provided but user "
+                   "is not owner\n");
+    return false;
+}
+
 bool
 api_mw_ratelimit(struct api_request *rq)
 {
     struct ratelimit_verdict v;
     char key[RATE_KEY_ADDR + 160];
     size_t len;
-    char window[40];
-    char msg[160];
 
     if (rq->srv->rl == NULL)
         return true;
-    if (auth_parse_bool(req_header(rq, BYPASS_HEADER)))
-        return bypass(rq);
 
+    /* Every request counts, one asking for a bypass too. */
     len = rate_key(rq, key, sizeof(key));
     ratelimit_take(rq->srv->rl, key, len, util_now_ns(), &v);
+    if (auth_parse_bool(req_header(rq, BYPASS_HEADER)))
+        return bypass(rq, key, &v);
+    if (!v.allowed) {
+        reply_limited(rq, &v);
+        return false;
+    }
     limit_headers(rq, &v);
-    if (v.allowed)
-        return true;
-
-    snprintf(msg, sizeof(msg), "%lld", (long long)v.retry_after);
-    api_header(rq, "Retry-After", msg);
-    opt_duration_format(v.retry_after * UTIL_NS_PER_SEC, window);
-    snprintf(msg, sizeof(msg), "You've been rate limited for sending more "
-             "than %lld requests in %s.", (long long)v.limit, window);
-    api_reply_message(rq, 429, msg, NULL);
-    return false;
+    return true;
 }
 
 /* --- the {user} parameter (api-behavior.md 2.10) ------------------------- */

@@ -218,9 +218,9 @@ shard_touch(struct ratelimit *rl, struct rl_shard *s, const char *key,
     return e;
 }
 
-void
-ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
-               int64_t now_ns, struct ratelimit_verdict *v)
+static void
+decide(struct ratelimit *rl, const char *key, size_t key_len,
+       int64_t now_ns, bool count, struct ratelimit_verdict *v)
 {
     int64_t window = now_ns - now_ns % rl->window_ns;
     uint64_t h = hash_key(rl, key, key_len);
@@ -240,13 +240,27 @@ ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
         rate = (int64_t)llround((double)e->prev * (span - elapsed) / span +
                                 (double)e->cur);
     v->allowed = rate + 1 <= rl->limit;
-    if (v->allowed && e != NULL)
+    if (count && v->allowed && e != NULL)
         e->cur++;
     pthread_mutex_unlock(&s->mu);
 
-    v->remaining = rl->limit - rate - (v->allowed ? 1 : 0);
+    v->remaining = rl->limit - rate - (count && v->allowed ? 1 : 0);
     if (v->remaining < 0)
         v->remaining = 0;
+}
+
+void
+ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
+               int64_t now_ns, struct ratelimit_verdict *v)
+{
+    decide(rl, key, key_len, now_ns, true, v);
+}
+
+void
+ratelimit_peek(struct ratelimit *rl, const char *key, size_t key_len,
+               int64_t now_ns, struct ratelimit_verdict *v)
+{
+    decide(rl, key, key_len, now_ns, false, v);
 }
 
 size_t

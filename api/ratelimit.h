@@ -59,6 +59,10 @@ void ratelimit_free(struct ratelimit *rl);
 void ratelimit_take(struct ratelimit *rl, const char *key, size_t key_len,
                     int64_t now_ns, struct ratelimit_verdict *v);
 
+/* Decides as ratelimit_take would, without counting the request. */
+void ratelimit_peek(struct ratelimit *rl, const char *key, size_t key_len,
+                    int64_t now_ns, struct ratelimit_verdict *v);
+
 /* Keys held right now, over all shards (for tests and memory checks). */
 size_t ratelimit_size(struct ratelimit *rl);
 

@@ -855,6 +855,48 @@ START_TEST(rate_limit_unknown_paths_share_one_bucket)
 }
 END_TEST
 
+/*
+ * A bypass request counts under its key like any other; past the limit a
+ * non-owner gets a limit's worth of 428s (each checks the token) and then
+ * 429s without a check.  An owner is let through past the limit, until
+ * its address has used up its failed checks too.
+ */
+START_TEST(rate_limit_bypass_counts_and_is_bounded)
+{
+    char *args[] = { (char *)"--api-rate-limit", (char *)"3", NULL };
+    const char *bypass[] = { "X-Coder-Bypass-Ratelimit: true", NULL };
+    struct tu_server s;
+    struct tu_resp r;
+    char *owner, *member;
+    long want[] = { 428, 428, 428, 428, 428, 428, 429, 429 };
+    size_t i;
+
+    start_with(&s, args, NULL);
+    owner = tu_user_token(&s, "olive", "owner", "", NULL);
+    member = tu_user_token(&s, "mike", "", "", NULL);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", member, bypass,
+                                &r), 0);
+        ck_assert_int_eq(r.status, want[i]);
+        tu_resp_release(&r);
+        if (i == 2)
+            ck_assert_int_eq(get_status_at(&s, "/api/v2/buildinfo"), 429);
+        if (i != 4)
+            continue;
+        ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", owner, bypass,
+                                &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_resp_release(&r);
+    }
+    ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", owner, bypass, &r), 0);
+    ck_assert_int_eq(r.status, 429);
+    tu_resp_release(&r);
+    free(owner);
+    free(member);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(rate_limit_off_sends_no_headers)
 {
     char *args[] = { (char *)"--dangerous-disable-rate-limits", NULL };
@@ -1475,6 +1517,7 @@ api_suite(void)
 
     tcase_add_test(own, rate_limit_refuses_request_over_limit);
     tcase_add_test(own, rate_limit_unknown_paths_share_one_bucket);
+    tcase_add_test(own, rate_limit_bypass_counts_and_is_bounded);
     tcase_add_test(own, rate_limit_off_sends_no_headers);
     tcase_add_test(own, redirect_to_access_url_spares_healthz);
     tcase_add_test(own, cors_allows_all_when_asked);
