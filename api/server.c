@@ -109,6 +109,9 @@ read_settings(struct api_server *srv, struct err *e)
     srv->max_admin_token_ns = opt_set_int(set, "Maximum Admin Token Lifetime");
 
     rc = read_access_url(srv, e);
+    if (rc == 0 && srv->redirect && srv->access_url[0] == '\0')
+        rc = err_set(e, ERR_INVALID,
+                     "--redirect-to-access-url needs --access-url");
     if (rc == 0)
         rc = read_hsts(srv, e);
     if (rc == 0)

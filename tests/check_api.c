@@ -1016,6 +1016,22 @@ START_TEST(bad_ssh_option_fails_start_naming_variable)
 }
 END_TEST
 
+/* Redirecting to an access URL that is not set would send "Location: ". */
+START_TEST(redirect_without_access_url_fails_start)
+{
+    char *args[] = { (char *)"--redirect-to-access-url", NULL };
+    struct tu_env env;
+    char *err;
+
+    tu_env_init(&env);
+    err = start_fails(args, &env, 2);
+    ck_assert_msg(strstr(err, "--redirect-to-access-url needs --access-url")
+                  != NULL, "stderr: %s", err);
+    free(err);
+    tu_env_release(&env);
+}
+END_TEST
+
 START_TEST(startup_problems_are_one_line)
 {
     struct tu_server s;
@@ -1523,6 +1539,7 @@ api_suite(void)
     tcase_add_test(own, cors_allows_all_when_asked);
     tcase_add_test(own, experiments_default_to_empty_list);
     tcase_add_test(own, bad_ssh_option_fails_start_naming_variable);
+    tcase_add_test(own, redirect_without_access_url_fails_start);
     tcase_add_test(own, startup_problems_are_one_line);
     tcase_add_test(own, help_and_write_config_print_and_exit);
     tcase_add_test(own, token_lifetime_over_cap_names_it);
