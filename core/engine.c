@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct engine {
     const struct store_ops *ops;
     char deployment_id[STORE_UUID_LEN + 1];
     struct keycache *cache;     /* NULL: the store has no events */
+    atomic_uint csp_records;    /* CSP reports recorded since open */
+    atomic_llong csp_pruned_at; /* monotonic time of the last prune */
 };
 
 /* ------------------------------------------------------------------------
@@ -118,6 +121,8 @@ engine_open(struct engine **out, const struct engine_options *opt,
     en = calloc(1, sizeof(*en));
     if (en == NULL)
         return err_set(e, ERR_NOMEM, "opening the engine: out of memory");
+    atomic_init(&en->csp_records, 0);
+    atomic_init(&en->csp_pruned_at, 0);
 
     rc = store_options_of(opt, &so, &ops, e);
     if (rc == 0)
@@ -1179,26 +1184,53 @@ engine_stats_prune(struct engine *en, int64_t older_than, struct err *e)
  * CSP reports, snapshots, replicas, update check
  */
 
+struct csp_arg {
+    const char *body;
+    bool prune;
+};
+
 static int
 csp_fn(struct engine *en, struct store_txn *t, void *arg, struct err *e)
 {
-    const char *body = arg;
+    const struct csp_arg *a = arg;
     int64_t now = util_now_ns();
     int rc;
 
-    rc = en->ops->csp_append(en->st, t, now, body, NULL, e);
-    if (rc == 0)
+    rc = en->ops->csp_append(en->st, t, now, a->body, NULL, e);
+    if (rc == 0 && a->prune)
         rc = en->ops->csp_prune(en->st, t, ENGINE_CSP_KEEP_MAX,
                                 now - ENGINE_CSP_KEEP_NS, e);
     return rc;
 }
 
+/*
+ * Pruning reads up to ENGINE_CSP_KEEP_MAX rows, too much for every
+ * report: it runs with the first report after open, every
+ * ENGINE_CSP_PRUNE_EVERY-th one, and the first a minute after the last.
+ */
+static bool
+csp_prune_due(struct engine *en, int64_t mono)
+{
+    unsigned n = atomic_fetch_add(&en->csp_records, 1);
+    int64_t last = atomic_load(&en->csp_pruned_at);
+
+    return n % ENGINE_CSP_PRUNE_EVERY == 0 || mono - last >= MINUTE_NS;
+}
+
 int
 engine_csp_record(struct engine *en, const char *json_body, struct err *e)
 {
+    int64_t mono = util_mono_ns();
+    struct csp_arg a = { json_body, false };
+    int rc;
+
     if (strlen(json_body) > STORE_CSP_BODY_MAX)
         return err_set(e, ERR_TOO_LARGE, "csp report is too large");
-    return in_write(en, csp_fn, (void *)json_body, e);
+    a.prune = csp_prune_due(en, mono);
+    rc = in_write(en, csp_fn, &a, e);
+    if (rc == 0 && a.prune)
+        atomic_store(&en->csp_pruned_at, mono);
+    return rc;
 }
 
 int

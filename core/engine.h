@@ -207,13 +207,23 @@ int engine_stats_prune(struct engine *en, int64_t older_than,
 
 /* --- CSP reports, snapshots, replicas ------------------------------------ */
 
-/* Keeps at most this many reports, none older than the age limit. */
+/*
+ * Keeps at most this many reports, none older than the age limit, as of
+ * the last prune.  An engine prunes with its first report after open,
+ * with every ENGINE_CSP_PRUNE_EVERY-th report and with the first report
+ * a minute or more after its last prune.  Between prunes the store may
+ * hold up to ENGINE_CSP_PRUNE_EVERY - 1 reports per engine beyond
+ * ENGINE_CSP_KEEP_MAX, and reports past the age limit until the next
+ * report prunes them.
+ */
 #define ENGINE_CSP_KEEP_MAX 10000
 #define ENGINE_CSP_KEEP_NS (INT64_C(7) * 24 * 3600 * 1000000000)
+#define ENGINE_CSP_PRUNE_EVERY 100
 
 /*
- * Stores a report received now and prunes the oldest beyond the limits,
- * in one durable commit.  ERR_TOO_LARGE over STORE_CSP_BODY_MAX.
+ * Stores a report received now, in one durable commit, and when a prune
+ * is due (above) removes in the same commit the oldest reports beyond
+ * the limits.  ERR_TOO_LARGE over STORE_CSP_BODY_MAX.
  */
 int engine_csp_record(struct engine *en, const char *json_body,
                       struct err *e);

@@ -1160,6 +1160,40 @@ START_TEST(engine_csp_record_prunes_reports_past_the_age_limit)
 END_TEST
 
 static int
+csp_count(struct ectx *c)
+{
+    int n = 0;
+
+    OK(c, c->ops->csp_scan(engine_store(c->en), NULL, count_csp, &n,
+                           &c->e));
+    return n;
+}
+
+/* Past the first report, a prune waits for a batch (or for a minute). */
+START_TEST(engine_csp_record_prunes_once_per_batch)
+{
+    int64_t old = util_now_ns() - ENGINE_CSP_KEEP_NS - HOUR;
+    struct ectx c;
+    int i;
+
+    /* The first report prunes; then the aged one is the oldest id. */
+    ectx_open(&c);
+    OK(&c, engine_csp_record(c.en, "{\"first\":1}", &c.e));
+    OK(&c, c.ops->csp_prune(engine_store(c.en), NULL, 0, 0, &c.e));
+    OK(&c, c.ops->csp_append(engine_store(c.en), NULL, old, "{\"old\":1}",
+                             NULL, &c.e));
+    for (i = 1; i < ENGINE_CSP_PRUNE_EVERY; i++)
+        OK(&c, engine_csp_record(c.en, "{}", &c.e));
+    ck_assert_int_eq(csp_count(&c), ENGINE_CSP_PRUNE_EVERY);
+
+    /* The batch's next report prunes the aged one. */
+    OK(&c, engine_csp_record(c.en, "{}", &c.e));
+    ck_assert_int_eq(csp_count(&c), ENGINE_CSP_PRUNE_EVERY);
+    ectx_close(&c);
+}
+END_TEST
+
+static int
 count_snap(const struct store_snapshot *s, void *ctx)
 {
     (void)s;
@@ -1389,6 +1423,7 @@ main(void)
     tcase_add_test(disk, engine_store_from_a_newer_version_refuses_to_open);
     tcase_add_test(disk,
                    engine_csp_record_prunes_reports_past_the_age_limit);
+    tcase_add_test(disk, engine_csp_record_prunes_once_per_batch);
     tcase_add_test(disk,
                    engine_snapshots_replicas_and_update_check_round_trip);
     tcase_add_test(disk, engine_full_disk_is_err_full_and_keeps_commits);
