@@ -429,38 +429,124 @@ api_mw_ratelimit(struct api_request *rq)
 
 /* --- the {user} parameter (api-behavior.md 2.10) ------------------------- */
 
-/* Go's %q for the echo of the parameter (ASCII escapes only). */
-static void
-go_quote(const char *s, size_t len, char *out, size_t size)
+/*
+ * One rune of UTF-8 as Go's decoder reads it: returns its width, or 0
+ * for a byte that starts no valid sequence (overlong forms, surrogates
+ * and values past U+10FFFF are invalid too).
+ */
+static size_t
+utf8_rune(const unsigned char *s, size_t len, uint32_t *r)
 {
-    size_t w = 0;
+    static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 1;
+    uint32_t v = n == 1 ? s[0] : s[0] & (0x7f >> n);
     size_t i;
 
-    out[w++] = '"';
-    for (i = 0; i < len && w + 6 < size; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '"' || c == '\\')
-            w += (size_t)snprintf(out + w, size - w, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            w += (size_t)snprintf(out + w, size - w, "\\x%02x", c);
-        else
-            out[w++] = (char)c;
+    if (n == 1 && s[0] >= 0x80)
+        return 0;
+    if (n == 1) {
+        *r = v;
+        return 1;
     }
-    out[w++] = '"';
-    out[w] = '\0';
+    if (s[0] >= 0xf8 || n > len)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    if (v < least[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *r = v;
+    return n;
+}
+
+/*
+ * Whether Go's strconv.IsPrint holds for r >= 0x80: not a control, a
+ * space other than U+0020, a format character, private use or a
+ * noncharacter.  Unassigned code points are not told apart.
+ */
+static bool
+go_printable(uint32_t r)
+{
+    static const uint32_t no[][2] = {
+        { 0x80, 0xa0 }, { 0xad, 0xad }, { 0x600, 0x605 },
+        { 0x61c, 0x61c }, { 0x6dd, 0x6dd }, { 0x70f, 0x70f },
+        { 0x890, 0x891 }, { 0x8e2, 0x8e2 }, { 0x1680, 0x1680 },
+        { 0x180e, 0x180e }, { 0x2000, 0x200f }, { 0x2028, 0x202f },
+        { 0x205f, 0x2064 }, { 0x2066, 0x206f }, { 0x3000, 0x3000 },
+        { 0xe000, 0xf8ff }, { 0xfdd0, 0xfdef }, { 0xfeff, 0xfeff },
+        { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd },
+        { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 },
+        { 0xe0020, 0xe007f }, { 0xf0000, 0x10ffff },
+    };
+    size_t i;
+
+    if ((r & 0xfffe) == 0xfffe)
+        return false;
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        if (r >= no[i][0] && r <= no[i][1])
+            return false;
+    }
+    return true;
+}
+
+/* Appends one ASCII byte as Go's %q writes it inside quotes. */
+static int
+quote_ascii(struct buf *out, unsigned char c)
+{
+    static const char esc[] = "abtnvfr";
+
+    if (c == '"' || c == '\\')
+        return buf_addf(out, "\\%c", c);
+    if (c >= 7 && c <= 13)
+        return buf_addf(out, "\\%c", esc[c - 7]);
+    if (c < 0x20 || c == 0x7f)
+        return buf_addf(out, "\\x%02x", c);
+    return buf_addc(out, (char)c);
+}
+
+/* Go's %q of s[0..len): a double-quoted string with Go's escapes. */
+static int
+go_quote(const char *s, size_t len, struct buf *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = buf_addc(out, '"');
+    size_t i = 0;
+
+    while (rc == 0 && i < len) {
+        uint32_t r = 0;
+        size_t n = utf8_rune(p + i, len - i, &r);
+
+        if (n == 0)
+            rc = buf_addf(out, "\\x%02x", p[i]);
+        else if (r < 0x80)
+            rc = quote_ascii(out, p[i]);
+        else if (go_printable(r))
+            rc = buf_add(out, p + i, n);
+        else if (r < 0x10000)
+            rc = buf_addf(out, "\\u%04x", (unsigned)r);
+        else
+            rc = buf_addf(out, "\\U%08x", (unsigned)r);
+        i += n != 0 ? n : 1;
+    }
+    return rc == 0 ? buf_addc(out, '"') : rc;
 }
 
 static void
 reply_bad_user(struct api_request *rq, const char *param, size_t len)
 {
-    char quoted[400];
-    char detail[420];
+    struct buf detail;
 
-    go_quote(param, len, quoted, sizeof(quoted));
-    snprintf(detail, sizeof(detail), "queried user=%s", quoted);
-    api_reply_message(rq, 400, "\"user\" must be an existing uuid or "
-                      "username.", detail);
+    buf_init_limit(&detail, 64 + 4 * len);
+    if (buf_adds(&detail, "queried user=") < 0 ||
+        go_quote(param, len, &detail) < 0) {
+        api_reply_internal(rq, "cannot quote the user parameter");
+    } else {
+        api_reply_message(rq, 400, "\"user\" must be an existing uuid or "
+                          "username.", buf_str(&detail));
+    }
+    buf_release(&detail);
 }
 
 bool

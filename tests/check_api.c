@@ -607,6 +607,44 @@ START_TEST(tokenconfig_member_cannot_see_others)
 }
 END_TEST
 
+/* The echo of {user} is Go's %q: short escapes, \x, \u and \U. */
+START_TEST(bad_user_is_quoted_as_go_does)
+{
+    static const char path[] = "/api/v2/users/a%0Ab%09%07%08%0C%0B%0D%01"
+        "%7F%22%5C%C2%A0%C2%AD%E2%80%8B%F0%9F%98%80%F3%A0%80%81%FF%C0%80"
+        "%ED%A0%80%C3%A9%E2%82/keys/tokens/tokenconfig";
+    static const char want[] = "queried user=\"a\\nb\\t\\a\\b\\f\\v\\r"
+        "\\x01\\x7f\\\"\\\\\\u00a0\\u00ad\\u200b\xF0\x9F\x98\x80"
+        "\\U000e0001\\xff\\xc0\\x80\\xed\\xa0\\x80\xC3\xA9\\xe2\\x82\"";
+    char longpath[2048];
+    char *longwant;
+    struct tu_resp r;
+    size_t n = 0;
+    int i;
+
+    ck_assert_int_eq(tu_get(&S, path, tok_owner, NULL, &r), 0);
+    assert_message(&r, 400, "\"user\" must be an existing uuid or "
+                   "username.", want);
+    tu_resp_release(&r);
+
+    /* A long value is echoed whole. */
+    longwant = malloc(2048);
+    n = (size_t)snprintf(longwant, 2048, "queried user=\"");
+    for (i = 0; i < 120; i++)
+        n += (size_t)snprintf(longwant + n, 2048 - n, "\\xff");
+    snprintf(longwant + n, 2048 - n, "\"");
+    n = (size_t)snprintf(longpath, sizeof(longpath), "/api/v2/users/");
+    for (i = 0; i < 120; i++)
+        n += (size_t)snprintf(longpath + n, sizeof(longpath) - n, "%%FF");
+    snprintf(longpath + n, sizeof(longpath) - n, "/keys/tokens/tokenconfig");
+    ck_assert_int_eq(tu_get(&S, longpath, tok_owner, NULL, &r), 0);
+    assert_message(&r, 400, "\"user\" must be an existing uuid or "
+                   "username.", longwant);
+    tu_resp_release(&r);
+    free(longwant);
+}
+END_TEST
+
 /* --- CSP ----------------------------------------------------------------- */
 
 static void
@@ -1525,6 +1563,7 @@ api_suite(void)
     tcase_add_test(shared, experiments_lowercase_and_star_adds_nothing);
     tcase_add_test(shared, tokenconfig_resolves_me_name_and_uuid);
     tcase_add_test(shared, tokenconfig_member_cannot_see_others);
+    tcase_add_test(shared, bad_user_is_quoted_as_go_does);
     tcase_add_test(shared, csp_reports_accept_valid_and_refuse_bad_json);
     tcase_add_test(shared, csp_report_over_64k_is_413);
     tcase_add_test(shared, chunked_bodies_are_cut_off_at_the_cap);
