@@ -53,6 +53,11 @@
 
 /* --- replies ------------------------------------------------------------- */
 
+/*
+ * Values go into the request's arena; one that does not fit gets a heap
+ * copy of its own.  A header that cannot be kept at all marks the reply
+ * broken: queue_reply then answers 500 instead of sending it short.
+ */
 void
 api_header(struct api_request *rq, const char *name, const char *value)
 {
@@ -60,16 +65,52 @@ api_header(struct api_request *rq, const char *name, const char *value)
     size_t room = API_ARENA - rq->arena_used;
     char *dst = rq->arena + rq->arena_used;
 
-    if (rq->nheaders >= API_HEADERS_MAX || room == 0)
+    if (rq->nheaders >= API_HEADERS_MAX) {
+        rq->header_lost = true;
         return;
-    if (len >= room)
-        len = room - 1;
-    memcpy(dst, value, len);
-    dst[len] = '\0';
-    rq->arena_used += len + 1;
+    }
+    if (len < room) {
+        rq->arena_used += len + 1;
+    } else {
+        dst = malloc(len + 1);
+        if (dst == NULL) {
+            rq->header_lost = true;
+            return;
+        }
+        rq->heap_headers |= 1u << rq->nheaders;
+    }
+    memcpy(dst, value, len + 1);
     rq->hname[rq->nheaders] = name;
     rq->hvalue[rq->nheaders] = dst;
     rq->nheaders++;
+}
+
+/* Frees the header values that live on the heap. */
+static void
+headers_release(struct api_request *rq)
+{
+    size_t i;
+
+    for (i = 0; i < rq->nheaders; i++) {
+        if (rq->heap_headers & (1u << i))
+            free((char *)rq->hvalue[i]);
+    }
+    rq->heap_headers = 0;
+    rq->nheaders = 0;
+    rq->arena_used = 0;
+}
+
+/* Replaces a reply that lost a header with a 500, and says so. */
+static void
+reply_header_lost(struct api_request *rq)
+{
+    headers_release(rq);
+    rq->header_lost = false;
+    if (api_log_enabled(rq->srv->log, API_LOG_ERROR))
+        api_log_write(rq->srv->log, API_LOG_ERROR, "api",
+                      "response header does not fit", "path", rq->path,
+                      "request_id", rq->request_id, (const char *)NULL);
+    api_reply_internal(rq, "response header does not fit");
 }
 
 static void
@@ -224,6 +265,8 @@ queue_reply(struct api_request *rq)
 
     if (rq->status == 0)
         api_reply_internal(rq, "no handler answered");
+    if (rq->header_lost)
+        reply_header_lost(rq);
     r = make_response(rq);
     if (r == NULL)
         return MHD_NO;
@@ -558,6 +601,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **state,
     }
     atomic_fetch_sub(&rq->srv->inflight, 1);
     reply_reset(rq);
+    headers_release(rq);
     buf_release(&rq->body);
     request_free(rq);
 }

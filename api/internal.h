@@ -64,6 +64,8 @@ struct api_server {
     bool redirect;
     char *access_url;               /* "" when unset */
     char *access_host;              /* host[:port] of the access URL */
+    char *www_invalid;              /* WWW-Authenticate of a 401 */
+    char *www_expired;              /* the same for an expired key */
     bool access_https;
     char *hsts;                     /* Strict-Transport-Security, or NULL */
     char **trusted_headers;
@@ -144,6 +146,8 @@ struct api_request {
     const char *hvalue[API_HEADERS_MAX];
     size_t nheaders;
     size_t arena_used;
+    unsigned heap_headers;          /* bit i: hvalue[i] is malloc'd */
+    bool header_lost;               /* a header could not be kept */
 
     /*
      * Not cleared when a request starts (they are large, and written
@@ -168,7 +172,11 @@ struct api_handler {
 
 /* --- replies (http.c) ---------------------------------------------------- */
 
-/* Adds a response header; value is copied (cut if the arena is full). */
+/*
+ * Adds a response header; value is copied whole (onto the heap when the
+ * arena is full).  When it cannot be kept (too many headers, no memory)
+ * the request is answered 500 instead, with a log line.
+ */
 void api_header(struct api_request *rq, const char *name,
                 const char *value);
 

@@ -4,6 +4,7 @@
  * the {user} parameter.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -199,28 +200,26 @@ query(const struct api_request *rq, const char *name)
                                        name);
 }
 
-/*
- * Verifies the request's token once.  Returns 1 when it is good, 0 when
- * refused (ref says why), or the store's negative code (e says why).
- */
-static int
-verify(struct api_request *rq, struct auth_refusal *ref, struct err *e)
+static void
+token_sources(const struct api_request *rq, struct auth_sources *src)
 {
-    struct auth_sources src;
+    src->cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND,
+                                              "coder_session_token");
+    src->query = query(rq, "coder_session_token");
+    src->header = req_header(rq, "Coder-Session-Token");
+    src->authorization = req_header(rq, "Authorization");
+    src->access_token = query(rq, "access_token");
+}
+
+/* Picks the token (tmp holds a Bearer token) and verifies it. */
+static int
+check_token(struct api_request *rq, const struct auth_sources *src,
+            char *tmp, size_t size, struct auth_refusal *ref, struct err *e)
+{
     struct engine_auth_options opt;
-    char tmp[512];
-    const char *token;
+    const char *token = auth_token_pick(src, tmp, size);
     int rc;
 
-    if (rq->authed)
-        return 1;
-    src.cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND,
-                                             "coder_session_token");
-    src.query = query(rq, "coder_session_token");
-    src.header = req_header(rq, "Coder-Session-Token");
-    src.authorization = req_header(rq, "Authorization");
-    src.access_token = query(rq, "access_token");
-    token = auth_token_pick(&src, tmp, sizeof(tmp));
     if (token == NULL) {
         auth_refusal_missing(ref);
         return 0;
@@ -240,13 +239,41 @@ verify(struct api_request *rq, struct auth_refusal *ref, struct err *e)
     return 1;
 }
 
+/*
+ * Verifies the request's token once.  Returns 1 when it is good, 0 when
+ * refused (ref says why), or a negative code (e says why).  A Bearer
+ * token of any length is checked whole, so that an oversized one gets
+ * Coder's format refusal rather than the one for a missing token.
+ */
+static int
+verify(struct api_request *rq, struct auth_refusal *ref, struct err *e)
+{
+    struct auth_sources src;
+    char small[512];
+    char *tmp = small;
+    size_t size = sizeof(small);
+    int rc;
+
+    if (rq->authed)
+        return 1;
+    token_sources(rq, &src);
+    if (src.authorization != NULL && strlen(src.authorization) >= size) {
+        size = strlen(src.authorization) + 1;
+        tmp = malloc(size);
+        if (tmp == NULL)
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    rc = check_token(rq, &src, tmp, size, ref, e);
+    if (tmp != small)
+        free(tmp);
+    return rc;
+}
+
 static void
 reply_refusal(struct api_request *rq, const struct auth_refusal *ref)
 {
-    char www[512];
-
-    auth_www_authenticate(ref, rq->srv->access_url, www, sizeof(www));
-    api_header(rq, "WWW-Authenticate", www);
+    api_header(rq, "WWW-Authenticate", ref->expired ? rq->srv->www_expired
+                                                    : rq->srv->www_invalid);
     api_reply_message(rq, ref->status, ref->message, ref->detail);
 }
 

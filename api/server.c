@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/auth.h"
 #include "api/internal.h"
 #include "api/log.h"
 #include "core/banned.h"
@@ -29,6 +30,27 @@ read_access_url(struct api_server *srv, struct err *e)
     srv->access_host = strndup(host, len);
     return srv->access_host != NULL ? 0 : err_set(e, ERR_NOMEM, "out of "
                                                   "memory");
+}
+
+/*
+ * The two WWW-Authenticate values of a 401, built once in buffers sized
+ * from the access URL so that a long one is never cut.
+ */
+static int
+build_www(struct api_server *srv, struct err *e)
+{
+    struct auth_refusal ref;
+    size_t size = strlen(srv->access_url) + 192;
+
+    memset(&ref, 0, sizeof(ref));
+    srv->www_invalid = malloc(size);
+    srv->www_expired = malloc(size);
+    if (srv->www_invalid == NULL || srv->www_expired == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    auth_www_authenticate(&ref, srv->access_url, srv->www_invalid, size);
+    ref.expired = true;
+    auth_www_authenticate(&ref, srv->access_url, srv->www_expired, size);
+    return 0;
 }
 
 /* Strict-Transport-Security, as Coder writes it from its two options. */
@@ -113,6 +135,8 @@ read_settings(struct api_server *srv, struct err *e)
         rc = err_set(e, ERR_INVALID,
                      "--redirect-to-access-url needs --access-url");
     if (rc == 0)
+        rc = build_www(srv, e);
+    if (rc == 0)
         rc = read_hsts(srv, e);
     if (rc == 0)
         rc = read_proxies(srv, e);
@@ -178,6 +202,8 @@ api_server_close(struct api_server *srv)
     ratelimit_free(srv->rl);
     free(srv->access_url);
     free(srv->access_host);
+    free(srv->www_invalid);
+    free(srv->www_expired);
     free(srv->hsts);
     free(srv->origins);
     free(srv);

@@ -366,6 +366,33 @@ START_TEST(bad_tokens_get_coder_401_details)
 }
 END_TEST
 
+/* A Bearer token of any length is checked, not taken for a missing one. */
+START_TEST(long_bearer_token_gets_format_details)
+{
+    char *token = malloc(700);
+    char *auth = malloc(800);
+    const char *hdrs[] = { auth, NULL };
+    struct tu_resp r;
+
+    memset(token, 'A', 699);
+    token[699] = '\0';
+    snprintf(auth, 800, "Authorization: Bearer %s", token);
+    ck_assert_int_eq(tu_get(&S, "/api/v2/experiments", NULL, hdrs, &r), 0);
+    assert_message(&r, 401, SIGNED_OUT, "Invalid API key format: incorrect "
+                   "amount of API key parts, expected 2 got 1");
+    tu_resp_release(&r);
+
+    token[10] = '-';
+    snprintf(auth, 800, "Authorization: Bearer %s", token);
+    ck_assert_int_eq(tu_get(&S, "/api/v2/experiments", NULL, hdrs, &r), 0);
+    assert_message(&r, 401, SIGNED_OUT, "Invalid API key format: invalid "
+                   "API key secret length, expected 22 got 688");
+    tu_resp_release(&r);
+    free(token);
+    free(auth);
+}
+END_TEST
+
 START_TEST(expired_token_is_refused_with_its_time)
 {
     struct tu_resp r;
@@ -971,6 +998,62 @@ START_TEST(redirect_to_access_url_spares_healthz)
 }
 END_TEST
 
+/* Long header values (a long access URL, a long CORS echo) go out whole. */
+START_TEST(long_header_values_are_never_cut)
+{
+    char *url = malloc(2100);
+    char *args[] = { (char *)"--dangerous-allow-cors-requests",
+                     (char *)"--redirect-to-access-url", (char *)"--access-url",
+                     url, NULL };
+    char *want = malloc(2200);
+    char *list = malloc(3000);
+    const char *pre[] = { "Origin: https://elsewhere.test",
+                          "Access-Control-Request-Method: GET", list,
+                          "Host: coder.example.test", NULL };
+    const char *host[] = { "Host: coder.example.test", NULL };
+    struct tu_server s;
+    struct tu_resp r;
+    char *v;
+    size_t n;
+    int i;
+
+    n = (size_t)snprintf(url, 2100, "http://coder.example.test/");
+    memset(url + n, 'p', 2000);
+    url[n + 2000] = '\0';
+    n = (size_t)snprintf(list, 3000, "Access-Control-Request-Headers: ");
+    for (i = 0; i < 300; i++)
+        n += (size_t)snprintf(list + n, 3000 - n, "accept, ");
+    list[n - 2] = '\0';
+    start_with(&s, args, NULL);
+
+    ck_assert_int_eq(tu_get(&s, "/api/v2/buildinfo", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 307);
+    assert_header(&r, "Location", url);
+    tu_resp_release(&r);
+
+    ck_assert_int_eq(tu_get(&s, "/api/v2/experiments", NULL, host, &r), 0);
+    snprintf(want, 2200, "Bearer realm=\"coder\", error=\"invalid_token\", "
+             "error_description=\"The access token is invalid\", "
+             "resource_metadata=\"%s/.well-known/oauth-protected-resource"
+             "\"", url);
+    assert_header(&r, "WWW-Authenticate", want);
+    tu_resp_release(&r);
+
+    snprintf(want, 2200, "%s/api/v2/buildinfo", s.base);
+    ck_assert_int_eq(tu_http("OPTIONS", want, pre, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    v = tu_header(&r, "Access-Control-Allow-Headers");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(v, list + strlen("Access-Control-Request-Headers: "));
+    free(v);
+    tu_resp_release(&r);
+    tu_server_stop(&s);
+    free(url);
+    free(want);
+    free(list);
+}
+END_TEST
+
 START_TEST(cors_allows_all_when_asked)
 {
     char *args[] = { (char *)"--dangerous-allow-cors-requests", NULL };
@@ -1554,6 +1637,7 @@ api_suite(void)
     tcase_add_test(shared, every_token_source_works);
     tcase_add_test(shared, cookie_wins_over_header);
     tcase_add_test(shared, bad_tokens_get_coder_401_details);
+    tcase_add_test(shared, long_bearer_token_gets_format_details);
     tcase_add_test(shared, expired_token_is_refused_with_its_time);
     tcase_add_test(shared, suspended_user_is_not_active);
     tcase_add_test(shared, deployment_config_and_stats_need_owner_or_auditor);
@@ -1576,6 +1660,7 @@ api_suite(void)
     tcase_add_test(own, rate_limit_off_sends_no_headers);
     tcase_add_test(own, redirect_to_access_url_spares_healthz);
     tcase_add_test(own, cors_allows_all_when_asked);
+    tcase_add_test(own, long_header_values_are_never_cut);
     tcase_add_test(own, experiments_default_to_empty_list);
     tcase_add_test(own, bad_ssh_option_fails_start_naming_variable);
     tcase_add_test(own, redirect_without_access_url_fails_start);
