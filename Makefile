@@ -26,12 +26,16 @@ CODER_VERSION ?= v2.29.0
 # Where the server keeps its LMDB store for `make run`.
 RUN_ARGS ?=
 
-PKGS := gnutls jansson libcurl libmicrohttpd libpcre2-8 libpq libsodium \
-	lmdb msgpack uuid yaml-0.1
+PKGS := gnutls jansson libmicrohttpd libpcre2-8 libsodium lmdb msgpack uuid \
+	yaml-0.1
+# Loaded with dlopen on first use (backends/pq_lazy.c, api/curl_lazy.c):
+# the build wants their headers only; tests that call them link them.
+LAZY_PKGS := libcurl libpq
 TEST_PKGS := check
 
 # Install missing Debian packages once, before pkg-config is asked.
-DEPS_OK := $(shell pkg-config --exists $(PKGS) $(TEST_PKGS) && echo yes)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) $(LAZY_PKGS) $(TEST_PKGS) \
+	&& echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info installing missing packages with tools/deps.sh)
 DEPS_RC := $(shell tools/deps.sh >&2; echo $$?)
@@ -60,11 +64,12 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS += -D_GNU_SOURCE -I. \
+	$(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS))
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP
 LDFLAGS += $(SANFLAGS) -pthread -Wl,--as-needed
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
-TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS))
+TEST_LIBS := $(shell pkg-config --libs $(LAZY_PKGS) $(TEST_PKGS))
 
 ifeq ($(V),1)
 Q :=
@@ -102,6 +107,7 @@ STORE_SRCS := \
 	backends/postgres_cluster.c \
 	backends/postgres_conn.c \
 	backends/postgres_schema.c \
+	backends/pq_lazy.c \
 	backends/store.c \
 	core/engine.c \
 	core/keycache.c
@@ -113,6 +119,7 @@ DEPLOY_SRCS := \
 API_SRCS := \
 	api/auth.c \
 	api/blob.c \
+	api/curl_lazy.c \
 	api/gojson.c \
 	api/handlers.c \
 	api/http.c \
@@ -165,7 +172,8 @@ ALL_OBJS := $(BASE_OBJS) $(OPT_OBJS) $(STORE_OBJS) $(DEPLOY_OBJS) \
 TEST_BINS := $(addprefix $(B)/tests/,$(TESTS))
 TEST_UTIL := $(B)/tests/testutil.o
 TEST_PG := $(B)/tests/pgutil.o
-PG_OBJS := $(call objs,$(filter backends/postgres%,$(STORE_SRCS)))
+PG_OBJS := $(call objs,$(filter backends/postgres% backends/pq_lazy.c, \
+	$(STORE_SRCS)))
 
 .PHONY: all run check check-build lint bench install clean
 all: $(BIN)

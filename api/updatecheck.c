@@ -7,7 +7,6 @@
  * answer.  In a cluster one replica at a time fetches, under the store's
  * "updatecheck" lock; the others read the stored result.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,12 +15,32 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/curl_lazy.h"
 #include "api/internal.h"
 #include "api/log.h"
 #include "api/semver.h"
 #include "core/deployment.h"
 #include "core/jsonx.h"
 #include "core/banned.h"
+
+/*
+ * libcurl is loaded when the update check starts (api/curl_lazy.h); these
+ * names call through its table.  curl.h wraps setopt and getinfo in
+ * macros of its own (argument checks) that name the linked functions, so
+ * those go first.
+ */
+#undef curl_easy_getinfo
+#undef curl_easy_setopt
+#define curl_easy_cleanup (curl_fn.easy_cleanup)
+#define curl_easy_getinfo (curl_fn.easy_getinfo)
+#define curl_easy_init (curl_fn.easy_init)
+#define curl_easy_perform (curl_fn.easy_perform)
+#define curl_easy_setopt (curl_fn.easy_setopt)
+#define curl_easy_strerror (curl_fn.easy_strerror)
+#define curl_global_cleanup (curl_fn.global_cleanup)
+#define curl_global_init (curl_fn.global_init)
+#define curl_slist_append (curl_fn.slist_append)
+#define curl_slist_free_all (curl_fn.slist_free_all)
 
 #define DAY_NS (INT64_C(24) * 3600 * UTIL_NS_PER_SEC)
 #define RETRY_NS (INT64_C(3600) * UTIL_NS_PER_SEC)
@@ -302,15 +321,39 @@ uc_free(struct updatecheck *uc)
     free(uc);
 }
 
+/*
+ * Loads and initialises libcurl for the update-check thread.  Without it
+ * the server still runs with the check off (requests get the "disabled"
+ * answer) and logs one warning.
+ */
+static bool
+curl_ready(struct api_server *srv)
+{
+    struct err le;
+
+    err_clear(&le);
+    if (curl_lazy_load(&le) == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        return true;
+    }
+    if (api_log_enabled(srv->log, API_LOG_WARN))
+        api_log_write(srv->log, API_LOG_WARN, "updatecheck",
+                      "update check disabled", "error", le.msg,
+                      (const char *)NULL);
+    return false;
+}
+
 int
 updatecheck_start(struct api_server *srv, const char *url, struct err *e)
 {
-    struct updatecheck *uc = calloc(1, sizeof(*uc));
+    struct updatecheck *uc;
     pthread_condattr_t ca;
 
+    if (!curl_ready(srv))
+        return 0;
+    uc = calloc(1, sizeof(*uc));
     if (uc == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     uc->srv = srv;
     uc->url = strdup(url != NULL && url[0] != '\0' ? url
                                                    : API_UPDATE_CHECK_URL);

@@ -1317,6 +1317,11 @@ pg_open(struct store **out, const struct store_options *opt, struct err *e)
     *out = NULL;
     if (opt == NULL || opt->url == NULL || opt->url[0] == '\0')
         return err_set(e, ERR_INVALID, "postgres: no connection url");
+    rc = pq_lazy_load(e);
+    if (rc < 0) {
+        err_prefix(e, "postgres");
+        return rc;
+    }
     s = store_alloc();
     if (s == NULL)
         return err_set(e, ERR_NOMEM, "postgres: out of memory");

@@ -24,6 +24,39 @@
 
 #include "backends/store.h"
 
+/*
+ * libpq is loaded at run time (backends/pq_lazy.h): the PQ names below
+ * call through its table, and pg_open loads it before any of them runs.
+ */
+#include "backends/pq_lazy.h"
+
+#define PQclear (pq_fn.clear)
+#define PQcmdTuples (pq_fn.cmd_tuples)
+#define PQconnectdbParams (pq_fn.connectdb_params)
+#define PQconninfoFree (pq_fn.conninfo_free)
+#define PQconninfoParse (pq_fn.conninfo_parse)
+#define PQconsumeInput (pq_fn.consume_input)
+#define PQerrorMessage (pq_fn.error_message)
+#define PQexec (pq_fn.exec)
+#define PQexecParams (pq_fn.exec_params)
+#define PQexecPrepared (pq_fn.exec_prepared)
+#define PQfinish (pq_fn.finish)
+#define PQfname (pq_fn.fname)
+#define PQfreemem (pq_fn.freemem)
+#define PQgetisnull (pq_fn.getisnull)
+#define PQgetlength (pq_fn.getlength)
+#define PQgetvalue (pq_fn.getvalue)
+#define PQnfields (pq_fn.nfields)
+#define PQnotifies (pq_fn.notifies)
+#define PQntuples (pq_fn.ntuples)
+#define PQprepare (pq_fn.prepare)
+#define PQresultErrorField (pq_fn.result_error_field)
+#define PQresultStatus (pq_fn.result_status)
+#define PQsetNoticeProcessor (pq_fn.set_notice_processor)
+#define PQsocket (pq_fn.socket)
+#define PQstatus (pq_fn.status)
+#define PQtransactionStatus (pq_fn.transaction_status)
+
 /* The schema version this build writes; a newer one is refused. */
 #define PG_SCHEMA_VERSION 1
 

@@ -8,7 +8,6 @@
  * --help / --write-config, 2 for bad input, 1 for anything that failed
  * at run time (port in use, certificate unreadable, store cannot open).
  */
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "api/log.h"
 #include "api/server.h"
 #include "api/values.h"
+#include "backends/pq_lazy.h"
 #include "core/deployment.h"
 #include "core/engine.h"
 #include "core/opt.h"
@@ -455,16 +455,20 @@ status_of(int rc)
 /*
  * host:port of a PostgreSQL URL or key=value string, for the waiting
  * line; the password and every other parameter stay out.  False when
- * the text does not parse (engine_open then says why).
+ * libpq cannot be loaded or the text does not parse (engine_open then
+ * says why).
  */
 static bool
 pg_address(const char *url, char *out, size_t size)
 {
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    PQconninfoOption *opts;
     const char *host = NULL;
     const char *port = NULL;
     PQconninfoOption *o;
 
+    if (pq_lazy_load(NULL) < 0)
+        return false;
+    opts = pq_fn.conninfo_parse(url, NULL);
     if (opts == NULL)
         return false;
     for (o = opts; o->keyword != NULL; o++) {
@@ -476,7 +480,7 @@ pg_address(const char *url, char *out, size_t size)
     snprintf(out, size, "%s:%s", host != NULL && host[0] != '\0'
                                      ? host : "localhost",
              port != NULL && port[0] != '\0' ? port : "5432");
-    PQconninfoFree(opts);
+    pq_fn.conninfo_free(opts);
     return true;
 }
 
