@@ -2097,12 +2097,45 @@ annotations_json(unsigned ann)
     return o;
 }
 
+/*
+ * One options[] build: the caller's flags, and the group objects made so
+ * far.  Every option of a group shares one group object by reference
+ * (nothing changes them once built), which saves rebuilding the parent
+ * chain for each of the 216 options and their use_instead copies.
+ */
+#define GROUP_MEMO_MAX 64
+
+struct json_ctx {
+    unsigned flags;
+    size_t ngroups;
+    const struct opt_group *group[GROUP_MEMO_MAX];
+    json_t *group_json[GROUP_MEMO_MAX];
+};
+
+/* A new reference to g's object, built on first use. */
+static json_t *
+group_shared(struct json_ctx *c, const struct opt_group *g)
+{
+    json_t *j;
+
+    for (size_t i = 0; i < c->ngroups; i++) {
+        if (c->group[i] == g)
+            return json_incref(c->group_json[i]);
+    }
+    j = group_json(g, 0);
+    if (j != NULL && c->ngroups < GROUP_MEMO_MAX) {
+        c->group[c->ngroups] = g;
+        c->group_json[c->ngroups++] = json_incref(j);
+    }
+    return j;
+}
+
 static json_t *option_json(const struct opt_set *set, const struct entry *e,
-                           unsigned flags, int depth);
+                           struct json_ctx *c, int depth);
 
 static json_t *
 use_instead_json(const struct opt_set *set, const struct entry *e,
-                 unsigned flags, int depth)
+                 struct json_ctx *c, int depth)
 {
     json_t *a = json_array();
 
@@ -2111,7 +2144,7 @@ use_instead_json(const struct opt_set *set, const struct entry *e,
 
         if (r == NULL || r->local)
             continue;
-        if (json_array_append_new(a, option_json(set, r, flags,
+        if (json_array_append_new(a, option_json(set, r, c,
                                                  depth + 1)) != 0) {
             json_decref(a);
             return NULL;
@@ -2145,8 +2178,9 @@ option_head(json_t *o, const struct entry *e)
 /* One options[] element; depth > 0 makes a use_instead copy. */
 static json_t *
 option_json(const struct opt_set *set, const struct entry *e,
-            unsigned flags, int depth)
+            struct json_ctx *c, int depth)
 {
+    unsigned flags = c->flags;
     const struct opt_desc *d = e->d;
     bool secret = (d->annotations & OPT_ANN_SECRET) != 0;
     json_t *o = json_object();
@@ -2157,10 +2191,10 @@ option_json(const struct opt_set *set, const struct entry *e,
     if (rc == 0 && d->annotations != 0)
         rc = put(o, "annotations", annotations_json(d->annotations));
     if (rc == 0 && d->group != NULL)
-        rc = put(o, "group", group_json(d->group, 0));
+        rc = put(o, "group", group_shared(c, d->group));
     if (rc == 0 && d->use_instead != NULL && d->use_instead[0] != NULL &&
         depth < 4)
-        rc = put(o, "use_instead", use_instead_json(set, e, flags, depth));
+        rc = put(o, "use_instead", use_instead_json(set, e, c, depth));
     if (rc == 0 && d->hidden)
         rc = put(o, "hidden", json_true());
     if (rc == 0 && depth == 0)
@@ -2177,6 +2211,7 @@ option_json(const struct opt_set *set, const struct entry *e,
 json_t *
 opt_set_options_json(const struct opt_set *set, unsigned flags)
 {
+    struct json_ctx c = { .flags = flags };
     json_t *a = json_array();
 
     for (size_t k = 0; a != NULL && k < set->n; k++) {
@@ -2184,10 +2219,12 @@ opt_set_options_json(const struct opt_set *set, unsigned flags)
 
         if (e->local)
             continue;
-        if (json_array_append_new(a, option_json(set, e, flags, 0)) != 0) {
+        if (json_array_append_new(a, option_json(set, e, &c, 0)) != 0) {
             json_decref(a);
-            return NULL;
+            a = NULL;
         }
     }
+    for (size_t i = 0; i < c.ngroups; i++)
+        json_decref(c.group_json[i]);
     return a;
 }
