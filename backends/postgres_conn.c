@@ -582,3 +582,35 @@ pg_run(struct store *s, struct store_txn *t, enum pg_stmt id,
     pg_checkin(s, c);
     return rc;
 }
+
+/*
+ * host:port of a PostgreSQL URL or key=value string, for the waiting
+ * line; the password and every other parameter stay out.  False when
+ * libpq cannot be loaded or the text does not parse (engine_open then
+ * says why).
+ */
+bool
+store_postgres_address(const char *url, char *out, size_t size)
+{
+    PQconninfoOption *opts;
+    const char *host = NULL;
+    const char *port = NULL;
+    PQconninfoOption *o;
+
+    if (pq_lazy_load(NULL) < 0)
+        return false;
+    opts = pq_fn.conninfo_parse(url, NULL);
+    if (opts == NULL)
+        return false;
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+    }
+    snprintf(out, size, "%s:%s", host != NULL && host[0] != '\0'
+                                     ? host : "localhost",
+             port != NULL && port[0] != '\0' ? port : "5432");
+    pq_fn.conninfo_free(opts);
+    return true;
+}

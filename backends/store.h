@@ -331,6 +331,13 @@ extern const struct store_ops store_lmdb_ops;
 extern const struct store_ops store_postgres_ops;
 
 /*
+ * Writes "host:port" of a PostgreSQL URL or key=value string into out,
+ * for log lines: the password and every other parameter stay out.  False
+ * when libpq cannot be loaded or the text does not parse.
+ */
+bool store_postgres_address(const char *url, char *out, size_t size);
+
+/*
  * Opens the backend ops with opt.  On success *out is a handle that
  * remembers its ops; close it with store_close.
  */

@@ -1321,6 +1321,12 @@ engine_replica_heartbeat(struct engine *en, const struct store_replica *r,
     return rc;
 }
 
+bool
+engine_pg_address(const char *url, char *out, size_t size)
+{
+    return store_postgres_address(url, out, size);
+}
+
 int
 engine_replica_leave(struct engine *en, const struct store_replica *r,
                      struct err *e)

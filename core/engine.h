@@ -37,6 +37,12 @@ struct engine_options {
 };
 
 /*
+ * "host:port" of a PostgreSQL URL for log lines, never the password;
+ * false when it cannot be told (engine_open then says why).
+ */
+bool engine_pg_address(const char *url, char *out, size_t size);
+
+/*
  * Opens the store the options select (PostgreSQL when pg_url is set,
  * else LMDB under config_dir, created mode 0700 when missing) and loads
  * or creates the deployment ID.

@@ -17,7 +17,6 @@
 #include "api/log.h"
 #include "api/server.h"
 #include "api/values.h"
-#include "backends/pq_lazy.h"
 #include "core/deployment.h"
 #include "core/engine.h"
 #include "core/opt.h"
@@ -452,38 +451,6 @@ status_of(int rc)
     return rc == ERR_INVALID ? 2 : 1;
 }
 
-/*
- * host:port of a PostgreSQL URL or key=value string, for the waiting
- * line; the password and every other parameter stay out.  False when
- * libpq cannot be loaded or the text does not parse (engine_open then
- * says why).
- */
-static bool
-pg_address(const char *url, char *out, size_t size)
-{
-    PQconninfoOption *opts;
-    const char *host = NULL;
-    const char *port = NULL;
-    PQconninfoOption *o;
-
-    if (pq_lazy_load(NULL) < 0)
-        return false;
-    opts = pq_fn.conninfo_parse(url, NULL);
-    if (opts == NULL)
-        return false;
-    for (o = opts; o->keyword != NULL; o++) {
-        if (strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (strcmp(o->keyword, "port") == 0)
-            port = o->val;
-    }
-    snprintf(out, size, "%s:%s", host != NULL && host[0] != '\0'
-                                     ? host : "localhost",
-             port != NULL && port[0] != '\0' ? port : "5432");
-    pq_fn.conninfo_free(opts);
-    return true;
-}
-
 /* Starts the signal thread; it reports a long wait for PostgreSQL. */
 static int
 watch_signals(struct server *s, struct err *e)
@@ -495,7 +462,7 @@ watch_signals(struct server *s, struct err *e)
 
     memset(&o, 0, sizeof(o));
     o.log = s->log;
-    if (url[0] != '\0' && pg_address(url, address, sizeof(address))) {
+    if (url[0] != '\0' && engine_pg_address(url, address, sizeof(address))) {
         opt_duration_format(opt_set_int(s->set, "Postgres Connect Timeout"),
                             timeout);
         o.address = address;
