@@ -1337,7 +1337,8 @@ wait_for_version(struct tu_server *s, const char *want)
 {
     int i;
 
-    for (i = 0; i < 500; i++) {
+    /* 20 s: a sanitizer build on a busy machine starts slowly. */
+    for (i = 0; i < 2000; i++) {
         struct timespec step = { 0, 10 * 1000 * 1000 };
         struct tu_resp r;
         json_t *v;
@@ -1580,6 +1581,21 @@ served_subject(const char *url)
     return subject;
 }
 
+/* The server's log once it holds text, waiting up to 10 s (heap). */
+static char *
+wait_for_log(const struct tu_server *s, const char *text)
+{
+    struct timespec step = { 0, 20 * 1000 * 1000 };
+    char *log = tu_read_file(s->proc.err_path);
+
+    for (int i = 0; i < 500 && strstr(log, text) == NULL; i++) {
+        free(log);
+        nanosleep(&step, NULL);
+        log = tu_read_file(s->proc.err_path);
+    }
+    return log;
+}
+
 /* Serves TLS with no files and checks the certificate's name is cn. */
 static void
 assert_self_signed(const char *access_url, const char *cn)
@@ -1604,8 +1620,8 @@ assert_self_signed(const char *access_url, const char *cn)
                   "subject \"%s\", want %s", subject ? subject : "", want);
     free(subject);
 
-    log = tu_read_file(s.proc.err_path);
     snprintf(want, sizeof(want), "host=%s", cn);
+    log = wait_for_log(&s, want);
     ck_assert_msg(strstr(log, "self-signed certificate") != NULL &&
                   strstr(log, want) != NULL, "log: %s", log);
     ck_assert_ptr_null(strstr(log, "PRIVATE KEY"));
