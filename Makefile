@@ -26,11 +26,11 @@ CODER_VERSION ?= v2.29.0
 # Where the server keeps its LMDB store for `make run`.
 RUN_ARGS ?=
 
-PKGS := gnutls jansson libmicrohttpd libpcre2-8 libsodium lmdb msgpack uuid \
-	yaml-0.1
-# Loaded with dlopen on first use (backends/pq_lazy.c, api/curl_lazy.c):
-# the build wants their headers only; tests that call them link them.
-LAZY_PKGS := libcurl libpq
+PKGS := jansson libpcre2-8 libsodium lmdb msgpack uuid yaml-0.1
+# Loaded with dlopen on first use (backends/pq_lazy.c, api/curl_lazy.c,
+# api/mhd_lazy.c, api/gnutls_lazy.c): the build wants their headers only;
+# tests that call them link them.
+LAZY_PKGS := gnutls libcurl libmicrohttpd libpq
 TEST_PKGS := check
 
 # Install missing Debian packages once, before pkg-config is asked.
@@ -69,7 +69,8 @@ CPPFLAGS += -D_GNU_SOURCE -I. \
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP
 LDFLAGS += $(SANFLAGS) -pthread -Wl,--as-needed
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
-TEST_LIBS := $(shell pkg-config --libs $(LAZY_PKGS) $(TEST_PKGS))
+TEST_LIBS := $(shell pkg-config --libs libcurl libmicrohttpd libpq \
+	$(TEST_PKGS))
 
 ifeq ($(V),1)
 Q :=
@@ -120,11 +121,13 @@ API_SRCS := \
 	api/auth.c \
 	api/blob.c \
 	api/curl_lazy.c \
+	api/gnutls_lazy.c \
 	api/gojson.c \
 	api/handlers.c \
 	api/http.c \
 	api/log.c \
 	api/metrics.c \
+	api/mhd_lazy.c \
 	api/middleware.c \
 	api/netaddr.c \
 	api/ratelimit.c \
@@ -218,7 +221,8 @@ $(B)/tests/check_engine: $(B)/tests/check_engine.o $(STORE_OBJS) \
 	$(BASE_OBJS) $(TEST_UTIL)
 $(B)/tests/check_dump: $(B)/tests/check_dump.o $(BASE_OBJS) $(TEST_UTIL)
 API_PART_OBJS := $(call objs,api/auth.c api/gojson.c api/metrics.c \
-	api/netaddr.c api/ratelimit.c api/router.c api/semver.c api/values.c)
+	api/mhd_lazy.c api/netaddr.c api/ratelimit.c api/router.c \
+	api/semver.c api/values.c)
 $(B)/tests/check_api_parts: $(B)/tests/check_api_parts.o \
 	$(API_PART_OBJS) $(BASE_OBJS)
 $(B)/tests/check_api: $(B)/tests/check_api.o $(STORE_OBJS) $(BASE_OBJS) \

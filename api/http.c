@@ -941,8 +941,10 @@ api_http_open(struct api_server *srv, unsigned threads, struct err *e)
 {
     const char *http = opt_set_str(srv->set, "HTTP Address");
     char tls[320];
-    int rc = open_metrics(srv, e);
+    int rc = mhd_lazy_load(e);
 
+    if (rc == 0)
+        rc = open_metrics(srv, e);
     if (rc < 0)
         return rc;
     if (threads == 0) {

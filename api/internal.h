@@ -11,7 +11,6 @@
 #ifndef CODER_CFG_API_INTERNAL_H
 #define CODER_CFG_API_INTERNAL_H
 
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,6 +21,7 @@
 #include "../core/engine.h"
 #include "../core/util.h"
 #include "blob.h"
+#include "mhd_lazy.h"
 #include "netaddr.h"
 #include "ratelimit.h"
 #include "router.h"

@@ -10,7 +10,6 @@
  * array and not yet in another, which Prometheus tolerates.
  */
 #include <dirent.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/metrics.h"
+#include "api/mhd_lazy.h"
 #include "core/util.h"
 #include "core/banned.h"
 
@@ -633,6 +633,14 @@ on_scrape(void *cls, struct MHD_Connection *conn, const char *url,
 int
 api_metrics_start(struct api_metrics *m, int fd, struct err *e)
 {
+    int rc = mhd_lazy_load(e);
+
+    if (rc < 0) {
+        close(fd);
+        m->fd = -1;
+        return rc;
+    }
+
     m->fd = fd;
     m->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC,

@@ -6,14 +6,12 @@
  * freed, here and by the listener that takes it.
  */
 #include <arpa/inet.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/gnutls_lazy.h"
 #include "api/tls.h"
 #include "core/banned.h"
 
@@ -196,6 +194,9 @@ api_tls_self_signed(const char *host, char **cert_pem, char **key_pem,
     *cert_pem = NULL;
     *key_pem = NULL;
 
+    rc = gnutls_lazy_load(e);
+    if (rc < 0)
+        return rc;
     rc = gnutls_check(gnutls_x509_privkey_init(&key), "key", e);
     if (rc == 0)
         rc = gnutls_check(gnutls_x509_privkey_generate(
