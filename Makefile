@@ -85,6 +85,7 @@ BASE_SRCS := \
 	core/buf.c \
 	core/err.c \
 	core/jsonx.c \
+	core/lazylib.c \
 	core/util.c
 
 OPT_SRCS := \

@@ -1,66 +1,30 @@
 /*
  * curl_lazy.c: loads libcurl on first use (see curl_lazy.h for why).
- *
- * RTLD_NOW finds a missing symbol here, with a clear message, rather than
- * as a crash in the middle of a transfer; RTLD_LOCAL keeps the symbols of
- * libcurl and of the libraries it pulls in out of the global namespace.
  */
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-
 #include "api/curl_lazy.h"
+#include "core/lazylib.h"
 #include "core/banned.h"
 
 struct curl_lazy_table curl_fn;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_rc;
-static char load_msg[ERR_MSG_MAX];
-
-static void
-fail(const char *what)
-{
-    const char *why = dlerror();
-
-    snprintf(load_msg, sizeof(load_msg), "cannot load %s%s: %s; install "
-             "the libcurl4 package", CURL_LAZY_SONAME, what,
-             why != NULL ? why : "unknown reason");
-    load_rc = ERR_UNSUPPORTED;
-}
-
-static void
-load(void)
+/* Fills a local copy, so that a failure leaves curl_fn all NULL. */
+static int
+bind_symbols(void *h, const char **missing)
 {
     struct curl_lazy_table t;
-    void *h = dlopen(CURL_LAZY_SONAME, RTLD_NOW | RTLD_LOCAL);
-    void *sym;
 
-    if (h == NULL) {
-        fail("");
-        return;
-    }
-
-    /* Fill a local copy so that a failure leaves curl_fn all NULL. */
-#define CURL_LAZY_SYM(name, fn)                                           \
-    sym = dlsym(h, #fn);                                                  \
-    if (sym == NULL) {                                                    \
-        fail(" (" #fn ")");                                               \
-        dlclose(h);                                                       \
-        return;                                                           \
-    }                                                                     \
-    t.name = (__typeof__(t.name))sym;
+#define CURL_LAZY_SYM(name, fn) LAZYLIB_BIND(h, t.name, #fn, missing);
     CURL_LAZY_FUNCS(CURL_LAZY_SYM)
 #undef CURL_LAZY_SYM
-
     curl_fn = t;
+    return 0;
 }
+
+static struct lazylib lib = LAZYLIB_INIT(CURL_LAZY_SONAME, "libcurl4",
+                                       bind_symbols);
 
 int
 curl_lazy_load(struct err *e)
 {
-    pthread_once(&once, load);
-    if (load_rc != 0)
-        return err_set(e, load_rc, "%s", load_msg);
-    return 0;
+    return lazylib_load(&lib, e);
 }

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/jsonx.h"
+#include "core/lazylib.h"
 #include "core/util.h"
 
 START_TEST(buf_refuses_to_grow_past_its_cap)
@@ -167,6 +168,67 @@ START_TEST(err_set_keeps_message_and_code)
 }
 END_TEST
 
+static void (*test_abort)(void);
+
+static int
+bind_libc(void *h, const char **missing)
+{
+    LAZYLIB_BIND(h, test_abort, "abort", missing);
+    return 0;
+}
+
+static int
+bind_missing(void *h, const char **missing)
+{
+    void (*f)(void);
+
+    LAZYLIB_BIND(h, f, "coder_cfg_no_such_symbol", missing);
+    (void)f;
+    return 0;
+}
+
+START_TEST(lazylib_loads_once_and_binds)
+{
+    static struct lazylib lib = LAZYLIB_INIT("libc.so.6", "libc6",
+                                             bind_libc);
+
+    ck_assert_int_eq(lazylib_load(&lib, NULL), 0);
+    ck_assert_ptr_nonnull(test_abort);
+    ck_assert_int_eq(lazylib_load(&lib, NULL), 0);
+}
+END_TEST
+
+START_TEST(lazylib_missing_library_names_the_package)
+{
+    static struct lazylib lib = LAZYLIB_INIT("libcoder-cfg-none.so.9",
+                                             "coder-cfg-none", bind_libc);
+    struct err e;
+
+    err_clear(&e);
+    ck_assert_int_eq(lazylib_load(&lib, &e), ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "cannot load "
+                                 "libcoder-cfg-none.so.9: "));
+    ck_assert_ptr_nonnull(strstr(e.msg, "install the coder-cfg-none "
+                                 "package"));
+    err_clear(&e);
+    ck_assert_int_eq(lazylib_load(&lib, &e), ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "coder-cfg-none"));
+}
+END_TEST
+
+START_TEST(lazylib_missing_symbol_is_named)
+{
+    static struct lazylib lib = LAZYLIB_INIT("libc.so.6", "libc6",
+                                             bind_missing);
+    struct err e;
+
+    err_clear(&e);
+    ck_assert_int_eq(lazylib_load(&lib, &e), ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "cannot load libc.so.6 "
+                                 "(coder_cfg_no_such_symbol)"));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -186,6 +248,9 @@ main(void)
     tcase_add_test(tc, json_reals_use_go_shortest_form);
     tcase_add_test(tc, json_real_of_integral_value_prints_without_fraction);
     tcase_add_test(tc, err_set_keeps_message_and_code);
+    tcase_add_test(tc, lazylib_loads_once_and_binds);
+    tcase_add_test(tc, lazylib_missing_library_names_the_package);
+    tcase_add_test(tc, lazylib_missing_symbol_is_named);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
