@@ -952,13 +952,18 @@ api_http_open(struct api_server *srv, unsigned threads, struct err *e)
 
         threads = cpus > 0 ? (unsigned)cpus : 2;
     }
-    if (http[0] != '\0')
-        rc = open_listener(srv, http, false, threads, e);
-    if (rc == 0 && opt_set_bool(srv->set, "TLS Enable")) {
+    /*
+     * TLS first: loading or making its certificate is the slow, fallible
+     * step, and the plain listener starts answering (/healthz included)
+     * the moment it opens, so it opens only when every listener is ready.
+     */
+    if (opt_set_bool(srv->set, "TLS Enable")) {
         hostport_text(opt_set_get(srv->set, "TLS Address"), tls,
                       sizeof(tls));
         rc = open_listener(srv, tls, true, threads, e);
     }
+    if (rc == 0 && http[0] != '\0')
+        rc = open_listener(srv, http, false, threads, e);
     return rc;
 }
 
