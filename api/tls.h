@@ -31,8 +31,9 @@ void api_tls_host(const char *hostport, char *out, size_t size);
  * an hour ago for a year, for TLS server use only.  On success *cert_pem
  * and *key_pem are heap PEM strings the caller owns; wipe *key_pem before
  * freeing it (api_tls_free_key).  On failure both are NULL and the code
- * is ERR_NOMEM, or ERR_INTERNAL when GnuTLS refuses a step (the step and
- * GnuTLS's reason are in e).
+ * is ERR_NOMEM, ERR_UNSUPPORTED when libgnutls.so.30 cannot be loaded,
+ * or ERR_INTERNAL when GnuTLS refuses a step (the step and GnuTLS's
+ * reason are in e).
  */
 int api_tls_self_signed(const char *host, char **cert_pem, char **key_pem,
                         struct err *e);
