@@ -9,41 +9,8 @@
 
 #include "err.h"
 #include "jsonx.h"
+#include "util.h"
 #include "banned.h"
-
-/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t left)
-{
-    size_t n;
-    uint32_t cp;
-    size_t i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-
-    cp = s[0] & (0xff >> (n + 1));
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Reject overlong forms, surrogates and code points past U+10FFFF. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return n;
-}
 
 json_t *
 jsonx_stringn(const char *s, size_t len)
@@ -195,7 +162,7 @@ dump_string(struct buf *out, const char *s, size_t len)
             i += run;
             continue;
         } else {
-            n = utf8_seq(u + i, len - i);
+            n = util_utf8_len(u + i, len - i);
             if (n == 0) {
                 rc = buf_adds(out, "\\ufffd");
                 i++;

@@ -47,6 +47,13 @@ void util_random_alnum(char *out, size_t n);
  */
 void util_time_rfc3339(int64_t t, char out[40]);
 
+/*
+ * Length of the valid UTF-8 sequence at s (at most left bytes, left > 0):
+ * 1 to 4, or 0 when the bytes there are not valid UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included).
+ */
+size_t util_utf8_len(const unsigned char *s, size_t left);
+
 /* Case-insensitive ASCII equality. */
 bool util_ascii_ieq(const char *a, const char *b);
 

@@ -168,6 +168,29 @@ START_TEST(err_set_keeps_message_and_code)
 }
 END_TEST
 
+START_TEST(utf8_len_accepts_only_valid_sequences)
+{
+    const unsigned char *u;
+
+    ck_assert_uint_eq(util_utf8_len((const unsigned char *)"a", 1), 1);
+    u = (const unsigned char *)"\xc2\xb5";
+    ck_assert_uint_eq(util_utf8_len(u, 2), 2);
+    u = (const unsigned char *)"\xe2\x80\xa8";
+    ck_assert_uint_eq(util_utf8_len(u, 3), 3);
+    u = (const unsigned char *)"\xf0\x9f\x91\x8b";
+    ck_assert_uint_eq(util_utf8_len(u, 4), 4);
+    ck_assert_uint_eq(util_utf8_len(u, 3), 0);
+    u = (const unsigned char *)"\xc0\xaf";          /* overlong */
+    ck_assert_uint_eq(util_utf8_len(u, 2), 0);
+    u = (const unsigned char *)"\xed\xa0\x80";      /* surrogate */
+    ck_assert_uint_eq(util_utf8_len(u, 3), 0);
+    u = (const unsigned char *)"\xf4\x90\x80\x80";  /* past U+10FFFF */
+    ck_assert_uint_eq(util_utf8_len(u, 4), 0);
+    u = (const unsigned char *)"\xff";
+    ck_assert_uint_eq(util_utf8_len(u, 1), 0);
+}
+END_TEST
+
 static void (*test_abort)(void);
 
 static int
@@ -248,6 +271,7 @@ main(void)
     tcase_add_test(tc, json_reals_use_go_shortest_form);
     tcase_add_test(tc, json_real_of_integral_value_prints_without_fraction);
     tcase_add_test(tc, err_set_keeps_message_and_code);
+    tcase_add_test(tc, utf8_len_accepts_only_valid_sequences);
     tcase_add_test(tc, lazylib_loads_once_and_binds);
     tcase_add_test(tc, lazylib_missing_library_names_the_package);
     tcase_add_test(tc, lazylib_missing_symbol_is_named);
