@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "api/blob.h"
+#include "core/buf.h"
+#include "core/jsonx.h"
 #include "core/banned.h"
 
 struct blob *
@@ -74,4 +76,18 @@ blob_slot_put(struct blob_slot *s, struct blob *b)
     s->cur = b;
     pthread_mutex_unlock(&s->mu);
     blob_unref(old);
+}
+
+struct blob *
+blob_from_json(json_t *v)
+{
+    struct blob *b = NULL;
+    struct buf out;
+
+    buf_init(&out);
+    if (v != NULL && jsonx_dump(v, &out, true) == 0)
+        b = blob_new(out.data, out.len);
+    buf_release(&out);
+    json_decref(v);
+    return b;
 }

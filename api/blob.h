@@ -12,6 +12,7 @@
 #ifndef CODER_CFG_API_BLOB_H
 #define CODER_CFG_API_BLOB_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -24,6 +25,12 @@ struct blob {
 
 /* A copy of data[0..len) with one reference; NULL when out of memory. */
 struct blob *blob_new(const void *data, size_t len);
+
+/*
+ * A blob holding v written as Go's encoder would (jsonx_dump, with the
+ * trailing newline).  Steals v, which may be NULL; NULL on failure.
+ */
+struct blob *blob_from_json(json_t *v);
 
 /* Adds a reference and returns b (NULL stays NULL). */
 struct blob *blob_ref(struct blob *b);

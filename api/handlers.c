@@ -19,21 +19,6 @@
 
 /* --- answers built once -------------------------------------------------- */
 
-/* A blob of v written as Go would; steals v.  NULL on failure. */
-static struct blob *
-json_blob(json_t *v)
-{
-    struct blob *b = NULL;
-    struct buf out;
-
-    buf_init(&out);
-    if (v != NULL && jsonx_dump(v, &out, true) == 0)
-        b = blob_new(out.data, out.len);
-    buf_release(&out);
-    json_decref(v);
-    return b;
-}
-
 static json_t *
 message_json(const char *message, const char *detail)
 {
@@ -132,18 +117,18 @@ api_answers_build(struct api_server *srv, struct err *e)
 {
     const struct opt_value *exp = opt_set_get(srv->set, "Experiments");
 
-    srv->root = json_blob(message_json("\xf0\x9f\x91\x8b", NULL));
-    srv->buildinfo = json_blob(buildinfo_json(srv));
-    srv->config = json_blob(config_json(srv));
-    srv->ssh = json_blob(ssh_json(srv));
-    srv->experiments = json_blob(values_experiments(exp->list, exp->n));
-    srv->available = json_blob(values_experiments_available());
-    srv->update_off = json_blob(update_off_json());
-    srv->not_found = json_blob(message_json("Route not found.", NULL));
-    srv->forbidden = json_blob(message_json("Forbidden.",
+    srv->root = blob_from_json(message_json("\xf0\x9f\x91\x8b", NULL));
+    srv->buildinfo = blob_from_json(buildinfo_json(srv));
+    srv->config = blob_from_json(config_json(srv));
+    srv->ssh = blob_from_json(ssh_json(srv));
+    srv->experiments = blob_from_json(values_experiments(exp->list, exp->n));
+    srv->available = blob_from_json(values_experiments_available());
+    srv->update_off = blob_from_json(update_off_json());
+    srv->not_found = blob_from_json(message_json("Route not found.", NULL));
+    srv->forbidden = blob_from_json(message_json("Forbidden.",
                                             FORBIDDEN_DETAIL));
     srv->healthz = blob_new("OK", 2);
-    srv->ok = json_blob(json_string("ok"));
+    srv->ok = blob_from_json(json_string("ok"));
     if (srv->root == NULL || srv->buildinfo == NULL ||
         srv->config == NULL || srv->ssh == NULL ||
         srv->experiments == NULL || srv->available == NULL ||

@@ -89,9 +89,7 @@ static int
 refresh(struct api_server *srv, int64_t interval, struct err *e)
 {
     struct engine_stats s;
-    struct buf out;
-    struct blob *b = NULL;
-    json_t *v;
+    struct blob *b;
     int rc;
 
     /* Coder's collected_at is rounded to microseconds. */
@@ -99,12 +97,7 @@ refresh(struct api_server *srv, int64_t interval, struct err *e)
                               interval, &s, e);
     if (rc < 0)
         return rc;
-    v = stats_json(&s);
-    buf_init(&out);
-    if (v != NULL && jsonx_dump(v, &out, true) == 0)
-        b = blob_new(out.data, out.len);
-    buf_release(&out);
-    json_decref(v);
+    b = blob_from_json(stats_json(&s));
     if (b == NULL)
         return err_set(e, ERR_NOMEM, "cannot build the stats: out of "
                        "memory");

@@ -67,19 +67,12 @@ struct blob *
 updatecheck_answer(const char *own, const char *tag, const char *url)
 {
     json_t *v = json_object();
-    struct buf out;
-    struct blob *b = NULL;
 
     json_object_set_new(v, "current",
                         json_boolean(semver_is_current(own, tag)));
     json_object_set_new(v, "version", jsonx_string(tag));
     json_object_set_new(v, "url", jsonx_string(url));
-    buf_init(&out);
-    if (jsonx_dump(v, &out, true) == 0)
-        b = blob_new(out.data, out.len);
-    buf_release(&out);
-    json_decref(v);
-    return b;
+    return blob_from_json(v);
 }
 
 static void
