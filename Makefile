@@ -135,6 +135,7 @@ API_SRCS := \
 	api/router.c \
 	api/semver.c \
 	api/server.c \
+	api/sleeper.c \
 	api/stats.c \
 	api/tls.c \
 	api/updatecheck.c \

@@ -13,6 +13,7 @@
 
 #include "api/internal.h"
 #include "api/log.h"
+#include "api/sleeper.h"
 #include "core/jsonx.h"
 #include "core/opt.h"
 #include "core/banned.h"
@@ -34,9 +35,7 @@
 struct api_stats {
     struct api_server *srv;
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool stop;
+    struct sleeper sleep;
     int64_t interval;
     struct store_replica replica;
     bool has_replica;
@@ -138,25 +137,6 @@ prune(struct api_stats *st)
                       (const char *)NULL);
 }
 
-/* Sleeps until deadline (monotonic ns) or stop; true when stopping. */
-static bool
-wait_until(struct api_stats *st, int64_t deadline)
-{
-    struct timespec ts;
-    bool stop;
-
-    ts.tv_sec = (time_t)(deadline / UTIL_NS_PER_SEC);
-    ts.tv_nsec = (long)(deadline % UTIL_NS_PER_SEC);
-    pthread_mutex_lock(&st->mu);
-    while (!st->stop) {
-        if (pthread_cond_timedwait(&st->cond, &st->mu, &ts) == ETIMEDOUT)
-            break;
-    }
-    stop = st->stop;
-    pthread_mutex_unlock(&st->mu);
-    return stop;
-}
-
 static int64_t
 min64(int64_t a, int64_t b)
 {
@@ -174,8 +154,9 @@ stats_loop(void *arg)
     int64_t retry = RETRY_NS;
 
     prune(st);
-    while (!wait_until(st, min64(min64(next_stats, next_prune),
-                                 next_beat))) {
+    while (!sleeper_wait_until(&st->sleep,
+                               min64(min64(next_stats, next_prune),
+                                     next_beat))) {
         struct err e;
 
         now = util_mono_ns();
@@ -219,7 +200,6 @@ api_stats_start(struct api_server *srv, const struct store_replica *replica,
                 struct err *e)
 {
     struct api_stats *st = calloc(1, sizeof(*st));
-    pthread_condattr_t ca;
     int rc;
 
     if (st == NULL)
@@ -238,14 +218,9 @@ api_stats_start(struct api_server *srv, const struct store_replica *replica,
         return rc;
     }
 
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    sleeper_init(&st->sleep);
     if (pthread_create(&st->thread, NULL, stats_loop, st) != 0) {
-        pthread_cond_destroy(&st->cond);
-        pthread_mutex_destroy(&st->mu);
+        sleeper_release(&st->sleep);
         free(st);
         return err_set(e, ERR_INTERNAL, "cannot start the stats thread");
     }
@@ -260,13 +235,9 @@ api_stats_stop(struct api_server *srv)
 
     if (st == NULL)
         return;
-    pthread_mutex_lock(&st->mu);
-    st->stop = true;
-    pthread_cond_signal(&st->cond);
-    pthread_mutex_unlock(&st->mu);
+    sleeper_stop(&st->sleep);
     pthread_join(st->thread, NULL);
-    pthread_cond_destroy(&st->cond);
-    pthread_mutex_destroy(&st->mu);
+    sleeper_release(&st->sleep);
     free(st);
     srv->stats_thread = NULL;
 }

@@ -18,6 +18,7 @@
 #include "api/curl_lazy.h"
 #include "api/internal.h"
 #include "api/log.h"
+#include "api/sleeper.h"
 #include "api/semver.h"
 #include "core/deployment.h"
 #include "core/jsonx.h"
@@ -51,9 +52,7 @@ struct updatecheck {
     struct api_server *srv;
     char *url;
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    atomic_bool stop;
+    struct sleeper sleep;
 };
 
 /* A release as the feed and the store describe it. */
@@ -176,7 +175,7 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     (void)dn;
     (void)ut;
     (void)un;
-    return atomic_load(&uc->stop) ? 1 : 0;
+    return sleeper_stopping(&uc->sleep) ? 1 : 0;
 }
 
 static int
@@ -271,23 +270,6 @@ check_once(struct updatecheck *uc)
     return next;
 }
 
-static bool
-wait_for(struct updatecheck *uc, int64_t ns)
-{
-    int64_t deadline = util_mono_ns() + ns;
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)(deadline / UTIL_NS_PER_SEC);
-    ts.tv_nsec = (long)(deadline % UTIL_NS_PER_SEC);
-    pthread_mutex_lock(&uc->mu);
-    while (!atomic_load(&uc->stop)) {
-        if (pthread_cond_timedwait(&uc->cond, &uc->mu, &ts) == ETIMEDOUT)
-            break;
-    }
-    pthread_mutex_unlock(&uc->mu);
-    return atomic_load(&uc->stop);
-}
-
 static void *
 check_loop(void *arg)
 {
@@ -303,7 +285,7 @@ check_loop(void *arg)
         if (age >= 0 && age < DAY_NS)
             wait = DAY_NS - age;
     }
-    while (!wait_for(uc, wait))
+    while (!sleeper_wait(&uc->sleep, wait))
         wait = check_once(uc);
     return NULL;
 }
@@ -311,8 +293,7 @@ check_loop(void *arg)
 static void
 uc_free(struct updatecheck *uc)
 {
-    pthread_cond_destroy(&uc->cond);
-    pthread_mutex_destroy(&uc->mu);
+    sleeper_release(&uc->sleep);
     free(uc->url);
     free(uc);
 }
@@ -343,7 +324,6 @@ int
 updatecheck_start(struct api_server *srv, const char *url, struct err *e)
 {
     struct updatecheck *uc;
-    pthread_condattr_t ca;
 
     if (!curl_ready(srv))
         return 0;
@@ -353,12 +333,7 @@ updatecheck_start(struct api_server *srv, const char *url, struct err *e)
     uc->srv = srv;
     uc->url = strdup(url != NULL && url[0] != '\0' ? url
                                                    : API_UPDATE_CHECK_URL);
-    atomic_init(&uc->stop, false);
-    pthread_mutex_init(&uc->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&uc->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    sleeper_init(&uc->sleep);
     if (uc->url == NULL ||
         pthread_create(&uc->thread, NULL, check_loop, uc) != 0) {
         uc_free(uc);
@@ -375,10 +350,7 @@ updatecheck_stop(struct api_server *srv)
 
     if (uc == NULL)
         return;
-    pthread_mutex_lock(&uc->mu);
-    atomic_store(&uc->stop, true);
-    pthread_cond_signal(&uc->cond);
-    pthread_mutex_unlock(&uc->mu);
+    sleeper_stop(&uc->sleep);
     pthread_join(uc->thread, NULL);
     uc_free(uc);
     srv->uc = NULL;
