@@ -446,6 +446,33 @@ engine_user_set_status(struct engine *en, const char *id,
     return cache_drop_all(en, in_write(en, set_status_fn, &a, e));
 }
 
+/*
+ * Makes room for element n of the array *p (capacity *cap, elements of
+ * elem bytes): the first allocation holds first elements, each later one
+ * doubles, and none grows past max elements (ERR_TOO_LARGE).
+ */
+static int
+grow_array(void **p, size_t *cap, size_t n, size_t elem, size_t first,
+           size_t max)
+{
+    size_t want;
+    void *q;
+
+    if (n < *cap)
+        return 0;
+    want = *cap == 0 ? first : *cap * 2;
+    if (want > max)
+        want = max;
+    if (n >= want)
+        return ERR_TOO_LARGE;
+    q = realloc(*p, want * elem);
+    if (q == NULL)
+        return ERR_NOMEM;
+    *p = q;
+    *cap = want;
+    return 0;
+}
+
 /* Key ids of one user, gathered before they are deleted. */
 struct key_ids {
     char (*ids)[STORE_KEY_ID_LEN + 1];
@@ -456,19 +483,11 @@ static int
 collect_key(const struct store_key *k, void *ctx)
 {
     struct key_ids *ki = ctx;
+    int rc = grow_array((void **)&ki->ids, &ki->cap, ki->n,
+                        sizeof(*ki->ids), 16, USER_KEYS_MAX);
 
-    if (ki->n == ki->cap) {
-        size_t cap = ki->cap == 0 ? 16 : ki->cap * 2;
-        void *p;
-
-        if (cap > USER_KEYS_MAX)
-            return ERR_TOO_LARGE;
-        p = realloc(ki->ids, cap * sizeof(*ki->ids));
-        if (p == NULL)
-            return ERR_NOMEM;
-        ki->ids = p;
-        ki->cap = cap;
-    }
+    if (rc < 0)
+        return rc;
     memcpy(ki->ids[ki->n++], k->id, STORE_KEY_ID_LEN + 1);
     return 0;
 }
@@ -1002,27 +1021,6 @@ struct stat_acc {
 };
 
 static int
-grow_array(void **p, size_t *cap, size_t n, size_t elem)
-{
-    size_t want;
-    void *q;
-
-    if (n < *cap)
-        return 0;
-    want = *cap == 0 ? 256 : *cap * 2;
-    if (want > ENGINE_STATS_ROWS_MAX)
-        want = ENGINE_STATS_ROWS_MAX;
-    if (n >= want)
-        return ERR_TOO_LARGE;
-    q = realloc(*p, want * elem);
-    if (q == NULL)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = want;
-    return 0;
-}
-
-static int
 add_stat(const struct store_agent_stat *s, void *ctx)
 {
     struct stat_acc *a = ctx;
@@ -1035,14 +1033,14 @@ add_stat(const struct store_agent_stat *s, void *ctx)
     a->tx = sat_add(a->tx, s->tx_bytes);
     if (s->connection_median_latency_ms > 0) {
         rc = grow_array((void **)&a->lat, &a->latcap, a->nlat,
-                        sizeof(*a->lat));
+                        sizeof(*a->lat), 256, ENGINE_STATS_ROWS_MAX);
         if (rc < 0)
             return rc;
         a->lat[a->nlat++] = s->connection_median_latency_ms;
     }
 
     rc = grow_array((void **)&a->rows, &a->rowcap, a->nrows,
-                    sizeof(*a->rows));
+                    sizeof(*a->rows), 256, ENGINE_STATS_ROWS_MAX);
     if (rc < 0)
         return rc;
     r = &a->rows[a->nrows];
@@ -1259,21 +1257,14 @@ static int
 collect_stale(const struct store_replica *r, void *ctx)
 {
     struct stale_list *sl = ctx;
+    int rc;
 
     if (r->gone || r->heartbeat_at >= sl->older_than)
         return 0;
-    if (sl->n == sl->cap) {
-        size_t cap = sl->cap == 0 ? 8 : sl->cap * 2;
-        void *p;
-
-        if (cap > REPLICAS_MAX)
-            return ERR_TOO_LARGE;
-        p = realloc(sl->v, cap * sizeof(*sl->v));
-        if (p == NULL)
-            return ERR_NOMEM;
-        sl->v = p;
-        sl->cap = cap;
-    }
+    rc = grow_array((void **)&sl->v, &sl->cap, sl->n, sizeof(*sl->v), 8,
+                    REPLICAS_MAX);
+    if (rc < 0)
+        return rc;
     sl->v[sl->n++] = *r;
     return 0;
 }
