@@ -659,7 +659,7 @@ leaf_json(const struct opt_set *set, const struct node *n, bool *skip)
     i = opt_set_find_path(set, n->path);
     assert(i >= 0);
     d = opt_set_desc(set, i);
-    if (d->annotations & OPT_ANN_SECRET) {
+    if (opt_desc_is_secret(d)) {
         *skip = (n->flags & OMIT_ZERO) != 0;
         return *skip ? NULL : json_string("");
     }

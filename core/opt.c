@@ -2182,7 +2182,7 @@ option_json(const struct opt_set *set, const struct entry *e,
 {
     unsigned flags = c->flags;
     const struct opt_desc *d = e->d;
-    bool secret = (d->annotations & OPT_ANN_SECRET) != 0;
+    bool secret = opt_desc_is_secret(d);
     json_t *o = json_object();
     int rc = o != NULL ? option_head(o, e) : ERR_NOMEM;
 

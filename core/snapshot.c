@@ -21,12 +21,6 @@
 #define LOCK_WAIT_MS 10000
 #define LOCK_POLL_MS 20
 
-static bool
-is_secret(const struct opt_desc *d)
-{
-    return (d->annotations & OPT_ANN_SECRET) != 0;
-}
-
 /* Whether a secret holds a value at all (an empty one does not). */
 static bool
 holds_value(const struct opt_value *v, const struct opt_desc *d)
@@ -106,7 +100,7 @@ option_json(const struct opt_set *set, int i, const unsigned char *key,
     json_t *o = json_pack("{s:s}", "name", d->name);
     int rc = o != NULL ? 0 : -1;
 
-    if (rc == 0 && !is_secret(d))
+    if (rc == 0 && !opt_desc_is_secret(d))
         rc = json_object_set_new(o, "value", optval_json(v, d));
     if (rc == 0)
         rc = json_object_set_new(o, "value_source", json_string(
@@ -115,7 +109,7 @@ option_json(const struct opt_set *set, int i, const unsigned char *key,
     if (rc == 0)
         rc = json_object_set_new(o, "origin",
                                  jsonx_string(opt_set_origin(set, i)));
-    if (rc == 0 && is_secret(d))
+    if (rc == 0 && opt_desc_is_secret(d))
         rc = json_object_set_new(o, "secret",
                                  secret_json(v, d, key, keylen));
     if (rc != 0) {

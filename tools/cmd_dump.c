@@ -92,12 +92,6 @@ struct dump {
 };
 
 static bool
-is_secret(const struct opt_desc *d)
-{
-    return (d->annotations & OPT_ANN_SECRET) != 0;
-}
-
-static bool
 is_changed(const struct opt_set *set, int i)
 {
     enum opt_source src = opt_set_source(set, i);
@@ -209,7 +203,7 @@ cell(const struct dump *dp, int i, struct buf *out)
 {
     const struct opt_desc *d = opt_set_desc(dp->set, i);
 
-    if (is_secret(d) && !dp->secrets)
+    if (opt_desc_is_secret(d) && !dp->secrets)
         return buf_adds(out, has_value(opt_set_value(dp->set, i)) ?
                         "(set)" : "(not set)");
     return value_text(dp->set, i, out);
@@ -390,7 +384,7 @@ env_line(struct dump *dp, int i, struct buf *val)
     const struct opt_desc *d = opt_set_desc(dp->set, i);
     int rc;
 
-    if (is_secret(d) && !dp->secrets)
+    if (opt_desc_is_secret(d) && !dp->secrets)
         return buf_addf(&dp->out, "# %s is secret (%s)\n", d->env,
                         has_value(opt_set_value(dp->set, i)) ?
                         "set" : "not set");

@@ -354,7 +354,7 @@ entry_secret(json_t *in, const char *name)
 
     if (json_is_object(json_object_get(in, "secret")))
         return true;
-    if (d != NULL && (d->annotations & OPT_ANN_SECRET) != 0)
+    if (opt_desc_is_secret(d))
         return true;
     return json_is_string(json_object_get(ann, "secret")) &&
         strcmp(json_string_value(json_object_get(ann, "secret")),
