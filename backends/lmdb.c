@@ -1432,8 +1432,13 @@ lm_user_get_by_name(struct store *s, struct store_txn *t,
     return run(s, t, false, user_by_name_fn, &a, e);
 }
 
+/* A whole-table scan's callback, typed per record kind, and its context. */
 struct list_arg {
-    void *fn;
+    union {
+        store_user_fn user;
+        store_workspace_fn workspace;
+        store_replica_fn replica;
+    } fn;
     void *ctx;
 };
 
@@ -1450,7 +1455,7 @@ user_each(struct lm_txn *t, MDB_val *k, MDB_val *v, void *arg,
     rc = user_dec(v, &u, e);
     if (rc < 0)
         return rc;
-    return ((store_user_fn)a->fn)(&u, a->ctx);
+    return a->fn.user(&u, a->ctx);
 }
 
 static int
@@ -1463,7 +1468,7 @@ static int
 lm_user_list(struct store *s, struct store_txn *t, store_user_fn fn,
              void *ctx, struct err *e)
 {
-    struct list_arg a = { (void *)fn, ctx };
+    struct list_arg a = { { .user = fn }, ctx };
 
     return run(s, t, false, user_list_fn, &a, e);
 }
@@ -1732,7 +1737,7 @@ ws_each(struct lm_txn *t, MDB_val *k, MDB_val *v, void *arg,
     rc = ws_dec(v, &w, e);
     if (rc < 0)
         return rc;
-    return ((store_workspace_fn)a->fn)(&w, a->ctx);
+    return a->fn.workspace(&w, a->ctx);
 }
 
 static int
@@ -1745,7 +1750,7 @@ static int
 lm_workspace_list(struct store *s, struct store_txn *t,
                   store_workspace_fn fn, void *ctx, struct err *e)
 {
-    struct list_arg a = { (void *)fn, ctx };
+    struct list_arg a = { { .workspace = fn }, ctx };
 
     return run(s, t, false, ws_list_fn, &a, e);
 }
@@ -2154,7 +2159,7 @@ replica_each(struct lm_txn *t, MDB_val *k, MDB_val *v, void *arg,
     rc = replica_dec(v, &r, e);
     if (rc < 0)
         return rc;
-    return ((store_replica_fn)a->fn)(&r, a->ctx);
+    return a->fn.replica(&r, a->ctx);
 }
 
 static int
@@ -2167,7 +2172,7 @@ static int
 lm_replica_list(struct store *s, struct store_txn *t, store_replica_fn fn,
                 void *ctx, struct err *e)
 {
-    struct list_arg a = { (void *)fn, ctx };
+    struct list_arg a = { { .replica = fn }, ctx };
 
     return run(s, t, false, replica_list_fn, &a, e);
 }
