@@ -21,37 +21,6 @@ values_ssh_split(const char *entry, size_t *key_len, const char **value)
     return true;
 }
 
-static int
-cmp_keys(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Rebuilds o with its keys in byte order. */
-static json_t *
-sorted_copy(json_t *o)
-{
-    size_t n = json_object_size(o);
-    const char **keys = calloc(n + 1, sizeof(*keys));
-    json_t *out = json_object();
-    const char *k;
-    json_t *v;
-    size_t i = 0;
-
-    if (keys == NULL || out == NULL) {
-        free(keys);
-        json_decref(out);
-        return NULL;
-    }
-    json_object_foreach(o, k, v)
-        keys[i++] = k;
-    qsort(keys, n, sizeof(*keys), cmp_keys);
-    for (i = 0; i < n; i++)
-        json_object_set(out, keys[i], json_object_get(o, keys[i]));
-    free(keys);
-    return out;
-}
-
 json_t *
 values_ssh_options(char *const *entries, size_t n)
 {
@@ -74,7 +43,7 @@ values_ssh_options(char *const *entries, size_t n)
         json_object_set_new(o, key, jsonx_string(value));
         free(key);
     }
-    out = sorted_copy(o);
+    out = jsonx_sorted_copy(o);
 out:
     json_decref(o);
     return out;

@@ -256,3 +256,37 @@ jsonx_dump(const json_t *v, struct buf *out, bool newline)
     }
     return rc;
 }
+
+static int
+key_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *
+jsonx_sorted_copy(json_t *obj)
+{
+    const char **keys;
+    const char *key;
+    json_t *val, *out = json_object();
+    size_t n = 0, i;
+
+    keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
+    if (keys == NULL || out == NULL) {
+        free(keys);
+        json_decref(out);
+        return NULL;
+    }
+    json_object_foreach(obj, key, val)
+        keys[n++] = key;
+    qsort(keys, n, sizeof(*keys), key_order);
+    for (i = 0; out != NULL && i < n; i++) {
+        if (json_object_set_nocheck(out, keys[i],
+                                    json_object_get(obj, keys[i])) < 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    free(keys);
+    return out;
+}

@@ -38,6 +38,13 @@ json_t *jsonx_stringn(const char *s, size_t len);
 json_t *jsonx_real(double v);
 
 /*
+ * A new object with the members of obj in byte-wise key order, as Go
+ * writes a map (the values are shared, not copied).  NULL when out of
+ * memory.
+ */
+json_t *jsonx_sorted_copy(json_t *obj);
+
+/*
  * Appends v to out in Go's form; with newline, a "\n" follows.  Returns 0,
  * ERR_NOMEM or ERR_TOO_LARGE.  v may be any JSON value.
  */

@@ -419,41 +419,6 @@ decode_pair(yaml_document_t *doc, yaml_node_pair_t *p,
     return 0;
 }
 
-static int
-key_order(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* A new object with the keys of obj in byte-wise order. */
-static json_t *
-sorted_copy(json_t *obj)
-{
-    const char **keys;
-    const char *key;
-    json_t *val, *out = json_object();
-    size_t n = 0, i;
-
-    keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
-    if (keys == NULL || out == NULL) {
-        free(keys);
-        json_decref(out);
-        return NULL;
-    }
-    json_object_foreach(obj, key, val)
-        keys[n++] = key;
-    qsort(keys, n, sizeof(*keys), key_order);
-    for (i = 0; out != NULL && i < n; i++) {
-        if (json_object_set_nocheck(out, keys[i],
-                                    json_object_get(obj, keys[i])) < 0) {
-            json_decref(out);
-            out = NULL;
-        }
-    }
-    free(keys);
-    return out;
-}
-
 /*
  * Decodes a mapping node into a copy of *js (NULL for a nil map); on
  * success *js is replaced by the merged map, keys sorted.
@@ -480,7 +445,7 @@ decode_map(yaml_document_t *doc, yaml_node_t *n, enum opt_struct_kind k,
     for (p = n->data.mapping.pairs.start;
          rc == 0 && p < n->data.mapping.pairs.top; p++)
         rc = decode_pair(doc, p, k, work, fresh, e);
-    sorted = rc == 0 ? sorted_copy(work) : NULL;
+    sorted = rc == 0 ? jsonx_sorted_copy(work) : NULL;
     json_decref(work);
     if (rc == 0 && sorted == NULL)
         rc = nomem(e);
